@@ -1,0 +1,3 @@
+"""glancelab: a lightweight, Glance-compatible image service."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from glancelab.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,48 @@
+"""The Falcon application: routes, middleware and error handling."""
+
+from __future__ import annotations
+
+import falcon
+
+from glancelab import errors
+from glancelab.config import Config
+from glancelab.db import bind
+from glancelab.middleware import IdentityMiddleware, RequestIdMiddleware
+from glancelab.resources import data, discovery, images, members
+from glancelab.runtime import Runtime, Settings
+from glancelab.stores import build_registry
+
+
+def build_runtime(config: Config) -> Runtime:
+    return Runtime(settings=Settings.from_config(config), stores=build_registry(config))
+
+
+def create_app(config: Config, runtime: Runtime | None = None) -> falcon.App:
+    rt = runtime or build_runtime(config)
+    bind(config.get("database", "connection"))
+    identity = IdentityMiddleware(
+        strategy=config.get("DEFAULT", "auth_strategy"),
+        default_project=config.get("glancelab", "noauth_project_id"),
+        default_user=config.get("glancelab", "noauth_user_id"),
+        default_roles=config.get_list("glancelab", "noauth_roles"),
+    )
+    app = falcon.App(middleware=[RequestIdMiddleware(), identity])
+    app.req_options.strip_url_path_trailing_slash = True
+    app.req_options.auto_parse_qs_csv = False
+    app.resp_options.secure_cookies_by_default = False
+    app.set_error_serializer(errors.serialize_error)
+    app.add_error_handler(Exception, errors.handle_unexpected)
+
+    app.add_route("/", discovery.VersionsResource(rt, falcon.HTTP_300))
+    app.add_route("/versions", discovery.VersionsResource(rt, falcon.HTTP_200))
+    app.add_route("/healthcheck", discovery.HealthResource())
+    app.add_route("/v2/schemas/{name}", discovery.SchemaResource(rt))
+    app.add_route("/v2/images", images.ImagesCollection(rt))
+    app.add_route("/v2/images/{image_id}", images.ImageItem(rt))
+    app.add_route("/v2/images/{image_id}/file", data.ImageData(rt))
+    app.add_route("/v2/images/{image_id}/actions/{action}", images.ImageAction())
+    app.add_route("/v2/images/{image_id}/tags/{tag}", images.ImageTag())
+    member_quota = config.get_int("DEFAULT", "image_member_quota", 128)
+    app.add_route("/v2/images/{image_id}/members", members.MembersCollection(rt, member_quota))
+    app.add_route("/v2/images/{image_id}/members/{member_id}", members.MemberItem(rt))
+    return app

@@ -1,0 +1,49 @@
+"""Schema creation and migration, run by `glancelab db sync` and at start.
+
+Each migration is a numbered function; the highest applied number is kept in
+schema_version, so a database is brought forward one step at a time.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import peewee
+
+from glancelab.db import models
+
+
+def _initial_schema(db: peewee.Database) -> None:
+    db.create_tables(models.ALL_MODELS, safe=True)
+
+
+MIGRATIONS: list[tuple[int, str, Callable[[peewee.Database], None]]] = [
+    (1, "images, properties, tags, members, locations", _initial_schema),
+]
+
+
+def current_version(db: peewee.Database) -> int:
+    if not db.table_exists(models.SchemaVersion._meta.table_name):
+        return 0
+    return models.SchemaVersion.select(peewee.fn.MAX(models.SchemaVersion.version)).scalar() or 0
+
+
+def sync(db: peewee.Database) -> list[int]:
+    """Apply every pending migration; returns the numbers applied."""
+    applied = []
+    with db.atomic():
+        if isinstance(db, peewee.PostgresqlDatabase):
+            # Two API nodes starting together must not migrate at the same time.
+            db.execute_sql("SELECT pg_advisory_xact_lock(92920001)")
+        db.create_tables([models.SchemaVersion], safe=True)
+        done = current_version(db)
+        for number, _title, apply in MIGRATIONS:
+            if number > done:
+                apply(db)
+                models.SchemaVersion.create(version=number)
+                applied.append(number)
+    return applied
+
+
+def latest_version() -> int:
+    return MIGRATIONS[-1][0]

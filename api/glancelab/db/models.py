@@ -1,0 +1,97 @@
+"""Image metadata tables (peewee models).
+
+Core attributes are columns so that every list filter and sort key is plain SQL on an
+index; extra properties, tags, members and locations are child tables.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+import peewee
+
+from glancelab.db import database
+
+
+def utcnow() -> datetime.datetime:
+    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+
+
+class BaseModel(peewee.Model):
+    class Meta:
+        database = database
+        legacy_table_names = False
+
+
+class Image(BaseModel):
+    id = peewee.CharField(max_length=36, primary_key=True)
+    name = peewee.CharField(max_length=255, null=True, index=True)
+    status = peewee.CharField(max_length=30, index=True)
+    visibility = peewee.CharField(max_length=20, index=True)
+    protected = peewee.BooleanField(default=False)
+    os_hidden = peewee.BooleanField(default=False, index=True)
+    owner = peewee.CharField(max_length=255, null=True, index=True)
+    checksum = peewee.CharField(max_length=32, null=True, index=True)
+    os_hash_algo = peewee.CharField(max_length=64, null=True)
+    os_hash_value = peewee.CharField(max_length=128, null=True, index=True)
+    size = peewee.BigIntegerField(null=True, index=True)
+    virtual_size = peewee.BigIntegerField(null=True)
+    container_format = peewee.CharField(max_length=32, null=True, index=True)
+    disk_format = peewee.CharField(max_length=32, null=True, index=True)
+    min_disk = peewee.IntegerField(default=0)
+    min_ram = peewee.IntegerField(default=0)
+    created_at = peewee.DateTimeField(default=utcnow, index=True)
+    updated_at = peewee.DateTimeField(default=utcnow, index=True)
+    # Who is writing data right now ("host:pid"); lets a restart or a dead worker's
+    # cleanup put exactly its own interrupted uploads back to queued.
+    upload_owner = peewee.CharField(max_length=255, null=True, index=True)
+
+    class Meta:
+        indexes = ((("created_at", "id"), False),)
+
+
+class ImageProperty(BaseModel):
+    image = peewee.ForeignKeyField(Image, backref="properties", on_delete="CASCADE")
+    name = peewee.CharField(max_length=255)
+    value = peewee.TextField()
+
+    class Meta:
+        indexes = ((("image", "name"), True), (("name", "value"), False))
+
+
+class ImageTag(BaseModel):
+    image = peewee.ForeignKeyField(Image, backref="tag_rows", on_delete="CASCADE")
+    value = peewee.CharField(max_length=255)
+
+    class Meta:
+        indexes = ((("image", "value"), True), (("value",), False))
+
+
+class ImageMember(BaseModel):
+    image = peewee.ForeignKeyField(Image, backref="members", on_delete="CASCADE")
+    member = peewee.CharField(max_length=255)
+    status = peewee.CharField(max_length=20, default="pending")
+    created_at = peewee.DateTimeField(default=utcnow)
+    updated_at = peewee.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("image", "member"), True), (("member", "status"), False))
+
+
+class ImageLocation(BaseModel):
+    image = peewee.ForeignKeyField(Image, backref="location_rows", on_delete="CASCADE")
+    url = peewee.TextField()
+    metadata = peewee.TextField(default="{}")  # JSON object, e.g. {"store": "fast"}
+    position = peewee.IntegerField(default=0)
+    created_at = peewee.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("image", "position"), False),)
+
+
+class SchemaVersion(BaseModel):
+    version = peewee.IntegerField(primary_key=True)
+    applied_at = peewee.DateTimeField(default=utcnow)
+
+
+ALL_MODELS = [Image, ImageProperty, ImageTag, ImageMember, ImageLocation, SchemaVersion]

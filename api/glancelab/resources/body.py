@@ -1,0 +1,24 @@
+"""Reading JSON request bodies: bounded in size, with clear errors."""
+
+from __future__ import annotations
+
+import json
+
+import falcon
+
+from glancelab import errors
+
+
+def read_json(req: falcon.Request, max_size: int):
+    if req.content_length is not None and req.content_length > max_size:
+        raise errors.too_large(f"Request body is {req.content_length} bytes; the limit is "
+                               f"{max_size} (max_request_body_size).")
+    raw = req.bounded_stream.read(max_size + 1)
+    if len(raw) > max_size:
+        raise errors.too_large(f"Request body exceeds {max_size} bytes (max_request_body_size).")
+    if not raw.strip():
+        raise errors.bad_request("Request body is empty; send a JSON document.")
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise errors.bad_request(f"Malformed JSON in request body: {exc}.") from None

@@ -1,0 +1,85 @@
+"""`glancelab serve`: the app under gunicorn's gthread workers.
+
+gthread because it keeps connections alive (the GET-image rate depends on it), hands
+file downloads to sendfile, reads uploads with large recv() calls, and lets one worker
+stream several images at once. The master prepares the database and recovers
+interrupted uploads before forking, and recovers a worker's uploads if it dies.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+
+from gunicorn.app.base import BaseApplication
+
+from glancelab import recovery
+from glancelab.app import build_runtime, create_app
+from glancelab.config import Config
+from glancelab.db import bind, database
+from glancelab.db.migrations import sync
+
+LOG = logging.getLogger(__name__)
+
+
+def prepare(config: Config) -> None:
+    """Migrate, check the stores, requeue this host's interrupted uploads, drop orphans."""
+    rt = build_runtime(config)
+    rt.stores.check()
+    bind(config.get("database", "connection"))
+    try:
+        applied = sync(database.obj)
+        if applied:
+            LOG.info("database migrated", extra={"applied": applied})
+        recovery.recover_uploads(rt.stores, f"{socket.gethostname()}:")
+        recovery.remove_orphans(rt.stores)
+    finally:
+        database.close()
+
+
+class GlancelabServer(BaseApplication):
+    def __init__(self, config: Config):
+        self.config = config
+        super().__init__()
+
+    def load_config(self) -> None:
+        c = self.config
+        options = {
+            "bind": f"{c.get('DEFAULT', 'bind_host')}:{c.get_int('DEFAULT', 'bind_port')}",
+            "workers": max(1, c.get_int("DEFAULT", "workers")),
+            "worker_class": "gthread",
+            "threads": max(1, c.get_int("glancelab", "threads")),
+            "keepalive": 5,
+            "timeout": 60,
+            "graceful_timeout": 30,
+            "proc_name": "glancelab-api",
+            "accesslog": None,
+            "errorlog": "-",
+            "on_starting": self._on_starting,
+            "child_exit": self._child_exit,
+        }
+        for key, value in options.items():
+            self.cfg.set(key, value)
+
+    def load(self):
+        return create_app(self.config)
+
+    def _on_starting(self, arbiter) -> None:
+        prepare(self.config)
+
+    def _child_exit(self, arbiter, worker) -> None:
+        # A worker killed mid-upload: put exactly its uploads back to queued.
+        bind(self.config.get("database", "connection"))
+        try:
+            stuck = recovery.recover_uploads(build_runtime(self.config).stores,
+                                             f"{socket.gethostname()}:{worker.pid}")
+            if stuck:
+                LOG.warning("worker %s died during uploads of %s", worker.pid, stuck)
+        except Exception:  # noqa: BLE001 - the master must survive; next start retries
+            LOG.exception("recovery after worker %s exit failed", worker.pid)
+        finally:
+            database.close()
+
+
+def serve(config: Config) -> None:
+    GlancelabServer(config).run()

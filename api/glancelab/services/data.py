@@ -1,0 +1,198 @@
+"""Image data: atomic, streamed upload and ranged, streamed download."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from typing import BinaryIO, Iterator
+
+from glancelab import errors
+from glancelab.context import RequestContext
+from glancelab.db import database
+from glancelab.db.models import Image, ImageLocation, utcnow
+from glancelab.runtime import Runtime, upload_holder
+from glancelab.services import access
+from glancelab.services.digest import ParallelDigest
+from glancelab.stores import ReadHandle, StoreError, StoreFull, StoreUnavailable
+
+LOG = logging.getLogger(__name__)
+
+READ_CHUNK = 1024 * 1024
+
+
+class UploadInterrupted(Exception):
+    """The request body ended before its Content-Length, or the client went away."""
+
+
+def _request_chunks(stream: BinaryIO, expected: int | None, cap: int, cap_message: str,
+                    digest: ParallelDigest) -> Iterator[bytes]:
+    total = 0
+    while True:
+        try:
+            chunk = stream.read(READ_CHUNK)
+        except Exception as exc:  # the WSGI server's own "client went away" errors
+            raise UploadInterrupted(f"reading the request body failed after {total} bytes: "
+                                    f"{exc}") from exc
+        if not chunk:
+            break
+        total += len(chunk)
+        if total > cap:
+            raise errors.too_large(cap_message)
+        digest.update(chunk)
+        yield chunk
+    if expected is not None and total != expected:
+        raise UploadInterrupted(f"the request body ended after {total} of {expected} bytes")
+
+
+def _claim_for_upload(image: Image, holder: str) -> None:
+    claimed = (Image.update(status="saving", upload_owner=holder, updated_at=utcnow())
+               .where(Image.id == image.id, Image.status == "queued").execute())
+    if not claimed:
+        current = Image.get_or_none(Image.id == image.id)
+        status = current.status if current else "deleted"
+        raise errors.conflict(f"Image status transition from {status} to saving is not "
+                              "allowed: data can be uploaded only to a queued image.")
+
+
+def _release(image_id: str, holder: str) -> None:
+    (Image.update(status="queued", upload_owner=None, updated_at=utcnow())
+     .where(Image.id == image_id, Image.status == "saving", Image.upload_owner == holder)
+     .execute())
+
+
+def upload(rt: Runtime, ctx: RequestContext, image_id: str, stream: BinaryIO,
+           content_length: int | None, store_id: str | None = None) -> Image:
+    image = access.get_visible_image(ctx, image_id)
+    access.require_modify(ctx, image, "upload_image")
+    store = rt.stores.default
+    if store_id:
+        store = rt.stores.get(store_id)
+        if store is None or not rt.stores.multistore:
+            raise errors.bad_request(f"Store for identifier {store_id} not found; see "
+                                     "GET /v2/info/stores for the available stores.")
+    if not store.writable:
+        raise errors.bad_request(f"Store {store.id} is read-only; choose another store.")
+    cap = rt.settings.image_size_cap
+    cap_message = (f"Image exceeds the storage quota: image_size_cap is {cap} bytes; "
+                   "upload a smaller image or raise image_size_cap.")
+    if content_length is not None and content_length > cap:
+        raise errors.too_large(cap_message)
+
+    holder = upload_holder()
+    _claim_for_upload(image, holder)
+    digest = ParallelDigest()
+    try:
+        chunks = _request_chunks(stream, content_length, cap, cap_message, digest)
+        stored = store.write(image.id, chunks, content_length, holder)
+        checksum, hash_value = digest.hexdigests()
+    except BaseException as exc:
+        digest.close()
+        _release(image.id, holder)
+        LOG.warning("upload failed; image back to queued",
+                    extra={"image_id": image.id, "error": str(exc)})
+        raise _as_http_error(exc, store.id) from exc
+    return _finish_upload(rt, image.id, holder, store, stored, checksum, hash_value)
+
+
+def _finish_upload(rt, image_id, holder, store, stored, checksum, hash_value) -> Image:
+    with database.atomic():
+        done = (Image.update(status="active", upload_owner=None, size=stored.size,
+                             checksum=checksum, os_hash_algo="sha512",
+                             os_hash_value=hash_value, updated_at=utcnow())
+                .where(Image.id == image_id, Image.status == "saving",
+                       Image.upload_owner == holder)
+                .execute())
+        if done:
+            ImageLocation.create(image=image_id, url=stored.url,
+                                 metadata=json.dumps(rt.stores.location_metadata(store)))
+    if not done:
+        # Deleted (or recovered) while we were writing: keep nothing behind.
+        store.delete(stored.url)
+        raise errors.GlanceError(410, f"Image {image_id} was deleted during the upload; "
+                                      "its data was discarded.")
+    LOG.info("image uploaded", extra={"image_id": image_id, "size": stored.size,
+                                      "store": store.id})
+    return Image.get(Image.id == image_id)
+
+
+def _as_http_error(exc: BaseException, store_id: str) -> BaseException:
+    if isinstance(exc, errors.GlanceError):
+        return exc
+    if isinstance(exc, UploadInterrupted):
+        return errors.bad_request(f"Upload aborted: {exc}. Nothing was kept; the image is "
+                                  "queued again, retry the upload.")
+    if isinstance(exc, StoreFull):
+        return errors.too_large(f"{exc}. The image is queued again.")
+    if isinstance(exc, StoreUnavailable):
+        return errors.unavailable(f"{exc}. The image is queued again; retry when store "
+                                  f"{store_id} is back.")
+    if isinstance(exc, StoreError):
+        return errors.GlanceError(500, f"{exc}. The image is queued again.")
+    return exc
+
+
+# -- download -----------------------------------------------------------------------------
+
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+class Download:
+    def __init__(self, handle: ReadHandle | None, image: Image, first: int = 0,
+                 last: int | None = None, partial: bool = False):
+        self.handle = handle
+        self.image = image
+        self.first = first
+        self.last = last
+        self.partial = partial
+
+
+def parse_range(header: str, size: int) -> tuple[int, int]:
+    """(first, last) byte positions, inclusive, for a single 'bytes=' range."""
+    match = _RANGE.match(header.strip())
+    if not match or match.groups() == ("", ""):
+        raise errors.bad_request(f"Invalid Range header {header!r}: use a single range such "
+                                 "as bytes=0-1023, bytes=1024- or bytes=-512.")
+    start, end = match.groups()
+    if start == "":
+        length = int(end)
+        if length == 0:
+            raise _unsatisfiable(header, size)
+        return max(size - length, 0), size - 1
+    first = int(start)
+    last = min(int(end), size - 1) if end else size - 1
+    if end and int(end) < first:
+        raise errors.bad_request(f"Invalid Range header {header!r}: the end is before the start.")
+    if first >= size:
+        raise _unsatisfiable(header, size)
+    return first, last
+
+
+def _unsatisfiable(header: str, size: int) -> errors.GlanceError:
+    return errors.GlanceError(416, f"Requested range {header} is not satisfiable: the image "
+                                   f"has {size} bytes.", headers={"Content-Range": f"bytes */{size}"})
+
+
+def open_download(rt: Runtime, ctx: RequestContext, image_id: str,
+                  range_header: str | None) -> Download:
+    image = access.get_visible_image(ctx, image_id)
+    if image.status == "deactivated" and not ctx.is_admin:
+        raise errors.forbidden("The requested image has been deactivated. Image data download "
+                               "is forbidden.")
+    location = (ImageLocation.select().where(ImageLocation.image == image.id)
+                .order_by(ImageLocation.position, ImageLocation.id).first())
+    if image.status != "active" and image.status != "deactivated" or location is None:
+        return Download(None, image)  # no data yet: 204
+    size = image.size or 0
+    first, last, partial = 0, size - 1, False
+    if range_header:
+        first, last = parse_range(range_header, size)
+        partial = True
+    store = rt.stores.for_location(location.url, json.loads(location.metadata))
+    try:
+        handle = store.open(location.url, offset=first, length=last - first + 1)
+    except StoreUnavailable as exc:
+        raise errors.unavailable(f"{exc}; retry later.") from exc
+    except StoreError as exc:
+        raise errors.GlanceError(500, str(exc)) from exc
+    return Download(handle, image, first, last, partial)

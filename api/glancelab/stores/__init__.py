@@ -1,0 +1,126 @@
+"""Store registry: the backends named in glance-api.conf, single-store or multi-store."""
+
+from __future__ import annotations
+
+import logging
+
+from glancelab.config import Config, ConfigError
+from glancelab.stores.base import ReadHandle, Store, Stored, StoreError, StoreFull, StoreUnavailable
+from glancelab.stores.filesystem import FilesystemStore
+
+LOG = logging.getLogger(__name__)
+
+__all__ = ["StoreRegistry", "build_registry", "Store", "Stored", "ReadHandle", "StoreError",
+           "StoreFull", "StoreUnavailable"]
+
+
+def _parse_datadirs(value: str) -> list[tuple[str, int]]:
+    dirs = []
+    for item in value.replace("\n", ",").split(","):
+        item = item.strip()
+        if not item:
+            continue
+        path, _, prio = item.rpartition(":") if ":" in item else (item, "", "0")
+        try:
+            dirs.append((path, int(prio or 0)))
+        except ValueError:
+            raise ConfigError(f"filesystem_store_datadirs entry {item!r}: use PATH:PRIORITY") from None
+    return dirs
+
+
+def _file_store(store_id: str, options: dict[str, str], description: str) -> FilesystemStore:
+    if options.get("filesystem_store_datadirs"):
+        dirs = _parse_datadirs(options["filesystem_store_datadirs"])
+    elif options.get("filesystem_store_datadir"):
+        dirs = [(options["filesystem_store_datadir"], 0)]
+    else:
+        raise ConfigError(f"store {store_id!r}: set filesystem_store_datadir")
+    perm = options.get("filesystem_store_file_perm", "0").strip() or "0"
+    try:
+        file_perm = int(perm, 8)
+        chunk_size = int(options.get("filesystem_store_chunk_size", "65536"))
+    except ValueError as exc:
+        raise ConfigError(f"store {store_id!r}: {exc}") from None
+    return FilesystemStore(store_id, dirs, file_perm, chunk_size, description)
+
+
+FACTORIES = {"file": _file_store}
+
+
+class StoreRegistry:
+    def __init__(self, stores: dict[str, Store], default_id: str, multistore: bool):
+        self.stores = stores
+        self.default_id = default_id
+        self.multistore = multistore
+
+    @property
+    def default(self) -> Store:
+        return self.stores[self.default_id]
+
+    def get(self, store_id: str) -> Store | None:
+        return self.stores.get(store_id)
+
+    def for_location(self, url: str, metadata: dict) -> Store:
+        """The store that can read a location: the one it names, else by URL."""
+        named = self.stores.get(metadata.get("store", ""))
+        if named is not None:
+            return named
+        for store in self.stores.values():
+            if store.owns(url):
+                return store
+        for store in self.stores.values():
+            if url.split("://", 1)[0] in store.url_schemes:
+                return store
+        raise StoreError(f"no configured store can read {url.split('://', 1)[0]}:// locations")
+
+    def location_metadata(self, store: Store) -> dict:
+        return {"store": store.id} if self.multistore else {}
+
+    def check(self) -> None:
+        for store in self.stores.values():
+            store.check()
+
+
+def build_registry(config: Config) -> StoreRegistry:
+    enabled = config.get_list("DEFAULT", "enabled_backends")
+    if enabled:
+        return _multistore(config, enabled)
+    return _single_store(config)
+
+
+def _multistore(config: Config, enabled: list[str]) -> StoreRegistry:
+    stores: dict[str, Store] = {}
+    for entry in enabled:
+        store_id, sep, store_type = entry.partition(":")
+        store_id, store_type = store_id.strip(), store_type.strip()
+        if not sep or store_type not in FACTORIES:
+            raise ConfigError(f"enabled_backends entry {entry!r}: use NAME:TYPE with TYPE one of "
+                              f"{', '.join(sorted(FACTORIES))}")
+        if store_id.startswith("os_glance_"):
+            raise ConfigError(f"store name {store_id!r}: os_glance_ names are reserved")
+        options = config.section(store_id)
+        stores[store_id] = FACTORIES[store_type](store_id, options,
+                                                 options.get("store_description", ""))
+    default_id = config.get("glance_store", "default_backend") or ""
+    if default_id not in stores:
+        raise ConfigError(f"[glance_store] default_backend = {default_id!r} must name one of "
+                          f"enabled_backends: {', '.join(stores)}")
+    return StoreRegistry(stores, default_id, multistore=True)
+
+
+def _single_store(config: Config) -> StoreRegistry:
+    types = config.get_list("glance_store", "stores") or ["file"]
+    default_type = config.get("glance_store", "default_store") or types[0]
+    options = config.section("glance_store")
+    options.setdefault("filesystem_store_datadir",
+                       config.get("glance_store", "filesystem_store_datadir") or "")
+    stores: dict[str, Store] = {}
+    for store_type in types:
+        if store_type not in FACTORIES:
+            LOG.warning("[glance_store] stores: %s is not supported yet; ignored", store_type)
+            continue
+        stores[store_type] = FACTORIES[store_type](store_type, options, "")
+    if default_type not in stores:
+        raise ConfigError(f"[glance_store] default_store = {default_type!r} is not in "
+                          f"stores = {', '.join(types)}")
+    return StoreRegistry(stores, default_type, multistore=False)

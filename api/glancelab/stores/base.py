@@ -1,0 +1,78 @@
+"""The one interface every backend implements; the API never knows which one it talks to."""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+from typing import BinaryIO, Iterable, Iterator
+
+
+class StoreError(Exception):
+    """A backend failed; the message names the store and what to do next."""
+
+
+class StoreFull(StoreError):
+    """No room left in the backend (answered 413, like Glance's StorageFull)."""
+
+
+class StoreUnavailable(StoreError):
+    """The backend could not be reached or refused the request (answered 503)."""
+
+
+@dataclasses.dataclass
+class Stored:
+    url: str
+    size: int
+
+
+@dataclasses.dataclass
+class ReadHandle:
+    """Data to send: a real file (sent with sendfile) or an iterator of chunks."""
+    length: int
+    file: BinaryIO | None = None
+    chunks: Iterator[bytes] | None = None
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
+
+
+class Store(abc.ABC):
+    type: str = ""
+    writable: bool = True
+    url_schemes: tuple[str, ...] = ()
+
+    def __init__(self, store_id: str, description: str = ""):
+        self.id = store_id
+        self.description = description
+
+    @abc.abstractmethod
+    def write(self, image_id: str, chunks: Iterable[bytes], size_hint: int | None,
+              holder: str) -> Stored:
+        """Store the chunks atomically: all of them under the returned URL, or nothing."""
+
+    @abc.abstractmethod
+    def open(self, url: str, offset: int = 0, length: int | None = None) -> ReadHandle:
+        """Read the data at url from offset (length bytes, or to the end)."""
+
+    @abc.abstractmethod
+    def delete(self, url: str) -> None:
+        """Remove the data at url; a missing object is not an error."""
+
+    def recover(self, holder_prefix: str) -> list[str]:
+        """Remove partial writes left by holders starting with holder_prefix; returns what went."""
+        return []
+
+    def remove_orphans(self, known_urls: set[str], min_age_seconds: float) -> list[str]:
+        """Remove finished data no image points to; returns what went."""
+        return []
+
+    def check(self) -> None:
+        """Raise StoreError when the backend is unusable with this configuration."""
+
+    def properties(self) -> dict:
+        """What /v2/info/stores/detail shows about this store."""
+        return {}
+
+    def owns(self, url: str) -> bool:
+        return url.split("://", 1)[0] in self.url_schemes

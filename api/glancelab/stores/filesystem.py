@@ -1,0 +1,171 @@
+"""Filesystem backend: files named by image id under filesystem_store_datadir(s).
+
+Writes go to a hidden temporary file in the target directory, are fsynced and then
+renamed into place, so a reader or a crash never sees half an image.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import time
+import uuid
+from typing import Iterable
+from urllib.parse import unquote, urlparse
+
+from glancelab.stores.base import ReadHandle, Store, Stored, StoreError, StoreFull
+
+TEMP_PREFIX = ".tmp-"
+
+
+def _is_image_id(name: str) -> bool:
+    try:
+        return str(uuid.UUID(name)) == name
+    except ValueError:
+        return False
+
+
+class FilesystemStore(Store):
+    type = "file"
+    url_schemes = ("file",)
+
+    def __init__(self, store_id: str, datadirs: list[tuple[str, int]], file_perm: int = 0,
+                 chunk_size: int = 64 * 1024, description: str = ""):
+        super().__init__(store_id, description)
+        if not datadirs:
+            raise StoreError(f"store {store_id!r}: set filesystem_store_datadir or "
+                             "filesystem_store_datadirs")
+        # Highest priority first; the next directory takes over when one is full.
+        self.datadirs = [(os.path.abspath(path), prio)
+                         for path, prio in sorted(datadirs, key=lambda d: -d[1])]
+        self.file_perm = file_perm
+        self.chunk_size = chunk_size
+        for path, _ in self.datadirs:
+            os.makedirs(path, exist_ok=True)
+
+    # -- writing -----------------------------------------------------------------------
+    def _choose_dir(self, size_hint: int | None) -> str:
+        for path, _ in self.datadirs:
+            if size_hint is None or shutil.disk_usage(path).free > size_hint:
+                return path
+        raise StoreFull(f"store {self.id!r}: no data directory has room for "
+                        f"{size_hint} bytes; free space or add a directory to "
+                        "filesystem_store_datadirs")
+
+    def write(self, image_id: str, chunks: Iterable[bytes], size_hint: int | None,
+              holder: str) -> Stored:
+        directory = self._choose_dir(size_hint)
+        final = os.path.join(directory, image_id)
+        temp = os.path.join(directory, f"{TEMP_PREFIX}{holder.replace(':', '-')}-{image_id}")
+        size = 0
+        try:
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, self.file_perm or 0o640)
+            with open(fd, "wb", buffering=0) as out:
+                for chunk in chunks:
+                    out.write(chunk)
+                    size += len(chunk)
+                os.fsync(out.fileno())
+            if self.file_perm:
+                os.chmod(temp, self.file_perm)
+            os.rename(temp, final)
+            _fsync_dir(directory)
+        except BaseException as exc:
+            _remove_quietly(temp)
+            if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise StoreFull(f"store {self.id!r}: {directory} is full; free space or add "
+                                "a directory to filesystem_store_datadirs") from exc
+            if isinstance(exc, OSError):
+                raise StoreError(f"store {self.id!r}: cannot write {directory}: "
+                                 f"{exc.strerror}") from exc
+            raise
+        return Stored(url=f"file://{final}", size=size)
+
+    # -- reading and deleting --------------------------------------------------------------
+    def open(self, url: str, offset: int = 0, length: int | None = None) -> ReadHandle:
+        path = self.path_of(url)
+        try:
+            handle = open(path, "rb")
+        except FileNotFoundError:
+            raise StoreError(f"store {self.id!r}: the data file {path} is missing") from None
+        total = os.fstat(handle.fileno()).st_size
+        handle.seek(offset)
+        return ReadHandle(length=(total - offset) if length is None else length, file=handle)
+
+    def delete(self, url: str) -> None:
+        _remove_quietly(self.path_of(url))
+
+    @staticmethod
+    def path_of(url: str) -> str:
+        return unquote(urlparse(url).path)
+
+    # -- housekeeping ----------------------------------------------------------------------
+    def recover(self, holder_prefix: str) -> list[str]:
+        prefix = TEMP_PREFIX + holder_prefix.replace(":", "-")
+        removed = []
+        for directory, _ in self.datadirs:
+            for name in _listdir(directory):
+                if name.startswith(prefix):
+                    _remove_quietly(os.path.join(directory, name))
+                    removed.append(os.path.join(directory, name))
+        return removed
+
+    def remove_orphans(self, known_urls: set[str], min_age_seconds: float) -> list[str]:
+        known_paths = {self.path_of(url) for url in known_urls if url.startswith("file://")}
+        removed = []
+        now = time.time()
+        for directory, _ in self.datadirs:
+            for name in _listdir(directory):
+                path = os.path.join(directory, name)
+                if not _is_image_id(name) or path in known_paths:
+                    continue
+                try:
+                    if now - os.stat(path).st_mtime < min_age_seconds:
+                        continue
+                except FileNotFoundError:
+                    continue
+                _remove_quietly(path)
+                removed.append(path)
+        return removed
+
+    def check(self) -> None:
+        for directory, _ in self.datadirs:
+            if not os.access(directory, os.W_OK | os.X_OK):
+                raise StoreError(f"store {self.id!r}: {directory} is not writable by this "
+                                 "user; fix its owner and mode (e.g. glance:glance 0750)")
+
+    def properties(self) -> dict:
+        props = {"chunk_size": self.chunk_size}
+        if len(self.datadirs) == 1:
+            props["data_dir"] = self.datadirs[0][0]
+        else:
+            props["data_dirs"] = [f"{path}:{prio}" for path, prio in self.datadirs]
+        return props
+
+    def owns(self, url: str) -> bool:
+        if not url.startswith("file://"):
+            return False
+        path = self.path_of(url)
+        return any(os.path.dirname(path) == directory for directory, _ in self.datadirs)
+
+
+def _listdir(directory: str) -> list[str]:
+    try:
+        return os.listdir(directory)
+    except FileNotFoundError:
+        return []
+
+
+def _remove_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def _fsync_dir(directory: str) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
