@@ -1,0 +1,55 @@
+"""Small helpers for API tests: identities as keystonemiddleware would send them."""
+
+from __future__ import annotations
+
+import uuid
+
+import requests
+
+
+def identity(project: str, roles: str = "member,reader", user: str | None = None) -> dict:
+    return {"X-Identity-Status": "Confirmed", "X-Project-Id": project,
+            "X-User-Id": user or f"user-{project}", "X-Roles": roles}
+
+
+ADMIN = identity("admin", "admin,member,reader")
+
+
+class Client:
+    """requests against one server, as one project."""
+
+    def __init__(self, url: str, headers: dict):
+        self.url = url
+        self.session = requests.Session()
+        self.session.headers.update(headers)
+
+    def request(self, method: str, path: str, **kwargs) -> requests.Response:
+        return self.session.request(method, self.url + path, timeout=60, **kwargs)
+
+    def get(self, path, **kw):
+        return self.request("GET", path, **kw)
+
+    def post(self, path, **kw):
+        return self.request("POST", path, **kw)
+
+    def put(self, path, **kw):
+        return self.request("PUT", path, **kw)
+
+    def delete(self, path, **kw):
+        return self.request("DELETE", path, **kw)
+
+    def patch(self, path, ops, **kw):
+        headers = {"Content-Type": "application/openstack-images-v2.1-json-patch"}
+        return self.request("PATCH", path, json=None, data=__import__("json").dumps(ops),
+                            headers=headers, **kw)
+
+    def create_image(self, **fields) -> dict:
+        body = {"name": f"img-{uuid.uuid4().hex[:8]}", "disk_format": "raw",
+                "container_format": "bare", **fields}
+        response = self.post("/v2/images", json=body)
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    def upload(self, image_id: str, data, **kw) -> requests.Response:
+        headers = {"Content-Type": "application/octet-stream", **kw.pop("headers", {})}
+        return self.put(f"/v2/images/{image_id}/file", data=data, headers=headers, **kw)

@@ -1,0 +1,39 @@
+"""Session fixtures: real servers on 127.0.0.1, started once per session."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "api"))
+
+from harness import ApiServer, Postgres  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def session_dir():
+    with tempfile.TemporaryDirectory(prefix="glancelab-tests-") as path:
+        os.chmod(path, 0o755)  # PostgreSQL runs as its own user and must reach its state dir
+        yield path
+
+
+@pytest.fixture(scope="session")
+def postgres(session_dir):
+    server = Postgres(os.path.join(session_dir, "postgres")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def api(request, session_dir):
+    """The API suite runs once on SQLite and once on PostgreSQL."""
+    database_url = None
+    if request.param == "postgresql":
+        database_url = request.getfixturevalue("postgres").new_database()
+    server = ApiServer(os.path.join(session_dir, f"api-{request.param}"), database_url).start()
+    yield server
+    server.stop()
