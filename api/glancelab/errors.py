@@ -57,15 +57,22 @@ def image_not_found(image_id: str) -> GlanceError:
     return not_found(f"No image found with ID {image_id}")
 
 
+def wants_json(req: falcon.Request) -> bool:
+    # As Glance (webob) does: JSON for clients that ask for it. Others, python-glanceclient
+    # among them (Accept: */*), get plain text, which it reads; nobody gets HTML.
+    return "json" in (req.get_header("Accept") or "").lower()
+
+
 def serialize_error(req: falcon.Request, resp: falcon.Response, exc: falcon.HTTPError) -> None:
     code = exc.status_code
-    body = {
-        "code": f"{code} {title_for(code)}",
-        "title": title_for(code),
-        "message": exc.description or title_for(code),
-    }
-    resp.content_type = falcon.MEDIA_JSON
-    resp.text = json.dumps(body)
+    title = title_for(code)
+    message = exc.description or title
+    if wants_json(req):
+        resp.content_type = falcon.MEDIA_JSON
+        resp.text = json.dumps({"code": f"{code} {title}", "title": title, "message": message})
+    else:
+        resp.content_type = falcon.MEDIA_TEXT
+        resp.text = f"{code} {title}\n\n{message}\n"
 
 
 def handle_unexpected(req: falcon.Request, resp: falcon.Response, exc: Exception, params) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from urllib.parse import unquote
 
 import falcon
 
@@ -58,9 +59,9 @@ class IdentityMiddleware:
             if (status or "").lower() != "confirmed" and not _is_anonymous_path(req.path):
                 raise GlanceError(401, "This server could not verify that you are authorized "
                                        "to access the document you requested.")
-        project = req.get_header("X-Project-Id") or req.get_header("X-Tenant-Id")
-        user = req.get_header("X-User-Id")
-        roles_header = req.get_header("X-Roles")
+        project = _header(req, "X-Project-Id") or _header(req, "X-Tenant-Id")
+        user = _header(req, "X-User-Id")
+        roles_header = _header(req, "X-Roles")
         if self.strategy == "noauth":
             project = project or self.default_project
             user = user or self.default_user
@@ -71,6 +72,12 @@ class IdentityMiddleware:
         else:
             roles = frozenset()
         req.context.auth = RequestContext(req.context.request_id, project, user, roles)
+
+
+def _header(req: falcon.Request, name: str) -> str | None:
+    # python-glanceclient percent-encodes identity_headers values ("member%2Creader").
+    value = req.get_header(name)
+    return unquote(value) if value is not None else None
 
 
 def _is_anonymous_path(path: str) -> bool:

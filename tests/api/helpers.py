@@ -21,7 +21,7 @@ class Client:
     def __init__(self, url: str, headers: dict):
         self.url = url
         self.session = requests.Session()
-        self.session.headers.update(headers)
+        self.session.headers.update({"Accept": "application/json", **headers})
 
     def request(self, method: str, path: str, **kwargs) -> requests.Response:
         return self.session.request(method, self.url + path, timeout=60, **kwargs)

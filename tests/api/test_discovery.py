@@ -37,13 +37,23 @@ def test_every_response_has_a_request_id(api):
 
 
 def test_error_body_is_glance_json_without_html(api):
-    response = requests.get(api.url + "/v2/images/00000000-0000-0000-0000-000000000000")
+    response = requests.get(api.url + "/v2/images/00000000-0000-0000-0000-000000000000",
+                            headers={"Accept": "application/json"})
     assert response.status_code == 404
     assert response.headers["content-type"].startswith("application/json")
     body = response.json()
     assert body == {"code": "404 Not Found", "title": "Not Found",
                     "message": "No image found with ID 00000000-0000-0000-0000-000000000000"}
     assert "<" not in response.text
+
+
+def test_error_is_plain_text_for_clients_not_asking_for_json(api):
+    response = requests.get(api.url + "/v2/images/00000000-0000-0000-0000-000000000000",
+                            headers={"Accept": "*/*"})
+    assert response.status_code == 404
+    assert response.headers["content-type"].startswith("text/plain")
+    assert response.text == ("404 Not Found\n\n"
+                             "No image found with ID 00000000-0000-0000-0000-000000000000\n")
 
 
 def test_head_on_file_is_405_with_allow(api, admin):
@@ -54,7 +64,7 @@ def test_head_on_file_is_405_with_allow(api, admin):
 
 
 def test_unknown_path_is_404_json(api):
-    response = requests.get(api.url + "/v2/nothing-here")
+    response = requests.get(api.url + "/v2/nothing-here", headers={"Accept": "application/json"})
     assert response.status_code == 404
     assert response.json()["code"] == "404 Not Found"
 
@@ -76,6 +86,7 @@ def test_schemas_are_json_schema_documents(api):
 
 
 def test_unconfirmed_identity_is_401(api):
-    response = requests.get(api.url + "/v2/images", headers={"X-Identity-Status": "Invalid"})
+    response = requests.get(api.url + "/v2/images", headers={"X-Identity-Status": "Invalid",
+                                                              "Accept": "application/json"})
     assert response.status_code == 401
     assert response.json()["title"] == "Unauthorized"
