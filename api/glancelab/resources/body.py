@@ -13,7 +13,9 @@ def read_json(req: falcon.Request, max_size: int):
     if req.content_length is not None and req.content_length > max_size:
         raise errors.too_large(f"Request body is {req.content_length} bytes; the limit is "
                                f"{max_size} (max_request_body_size).")
-    raw = req.bounded_stream.read(max_size + 1)
+    # A chunked body has no Content-Length; the WSGI server's input ends where it ends.
+    stream = req.bounded_stream if req.content_length is not None else req.stream
+    raw = stream.read(max_size + 1)
     if len(raw) > max_size:
         raise errors.too_large(f"Request body exceeds {max_size} bytes (max_request_body_size).")
     if not raw.strip():

@@ -1,0 +1,32 @@
+# glancelab — the two set-up commands are `make run` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PYTEST_ARGS ?=
+
+.PHONY: run test install install-test bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+install: $(BIN)/python
+	$(BIN)/pip install -q -e .
+
+install-test: $(BIN)/python
+	scripts/install-system-deps
+	$(BIN)/pip install -q -e '.[test]'
+
+## The API on 127.0.0.1:9292: SQLite and a filesystem store under ./var
+run: install
+	$(BIN)/glancelab serve
+
+## Install everything and run the whole test suite against real servers
+test: install-test
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+bench: install-test
+	$(BIN)/python bench/api_bench.py
+
+clean:
+	rm -rf $(VENV) var *.egg-info api/*.egg-info
