@@ -26,6 +26,7 @@ test: install-test
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 bench: install-test
+	WITH_BENCH=1 scripts/install-system-deps
 	$(BIN)/python bench/api_bench.py
 
 clean:

@@ -95,3 +95,16 @@ class SchemaVersion(BaseModel):
 
 
 ALL_MODELS = [Image, ImageProperty, ImageTag, ImageMember, ImageLocation, SchemaVersion]
+
+
+# The queries every GET of one image makes (see db/prepared.py for why).
+from glancelab.db.prepared import PreparedQuery  # noqa: E402
+
+IMAGE_BY_ID = PreparedQuery(lambda image_id: Image.select().where(Image.id == image_id))
+PROPERTIES_OF = PreparedQuery(lambda image_id: ImageProperty.select(
+    ImageProperty.name, ImageProperty.value).where(ImageProperty.image == image_id))
+TAGS_OF = PreparedQuery(lambda image_id: ImageTag.select(ImageTag.value)
+                        .where(ImageTag.image == image_id).order_by(ImageTag.id))
+LOCATIONS_OF = PreparedQuery(lambda image_id: ImageLocation.select(
+    ImageLocation.url, ImageLocation.metadata).where(ImageLocation.image == image_id)
+    .order_by(ImageLocation.position, ImageLocation.id))

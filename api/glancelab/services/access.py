@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from glancelab import errors
 from glancelab.context import RequestContext
-from glancelab.db.models import Image, ImageMember
+from glancelab.db.models import IMAGE_BY_ID, Image, ImageMember
 
 
 def membership(image: Image, project_id: str | None) -> ImageMember | None:
@@ -29,7 +29,8 @@ def can_see(ctx: RequestContext, image: Image) -> bool:
 
 def get_visible_image(ctx: RequestContext, image_id: str) -> Image:
     require_reader(ctx)
-    image = Image.get_or_none(Image.id == image_id)
+    found = IMAGE_BY_ID.models(Image, image_id)
+    image = found[0] if found else None
     if image is None or not can_see(ctx, image):
         raise errors.image_not_found(image_id)
     return image

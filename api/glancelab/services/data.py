@@ -10,7 +10,7 @@ from typing import BinaryIO, Iterator
 from glancelab import errors
 from glancelab.context import RequestContext
 from glancelab.db import database
-from glancelab.db.models import Image, ImageLocation, utcnow
+from glancelab.db.models import LOCATIONS_OF, Image, ImageLocation, utcnow
 from glancelab.runtime import Runtime, upload_holder
 from glancelab.services import access
 from glancelab.services.digest import ParallelDigest
@@ -179,18 +179,18 @@ def open_download(rt: Runtime, ctx: RequestContext, image_id: str,
     if image.status == "deactivated" and not ctx.is_admin:
         raise errors.forbidden("The requested image has been deactivated. Image data download "
                                "is forbidden.")
-    location = (ImageLocation.select().where(ImageLocation.image == image.id)
-                .order_by(ImageLocation.position, ImageLocation.id).first())
-    if image.status != "active" and image.status != "deactivated" or location is None:
+    locations = LOCATIONS_OF.rows(image.id)
+    if image.status not in ("active", "deactivated") or not locations:
         return Download(None, image)  # no data yet: 204
+    url, metadata = locations[0]
     size = image.size or 0
     first, last, partial = 0, size - 1, False
     if range_header:
         first, last = parse_range(range_header, size)
         partial = True
-    store = rt.stores.for_location(location.url, json.loads(location.metadata))
+    store = rt.stores.for_location(url, json.loads(metadata))
     try:
-        handle = store.open(location.url, offset=first, length=last - first + 1)
+        handle = store.open(url, offset=first, length=last - first + 1)
     except StoreUnavailable as exc:
         raise errors.unavailable(f"{exc}; retry later.") from exc
     except StoreError as exc:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime
 import json
 
-from glancelab.db.models import Image, ImageLocation, ImageMember, ImageProperty, ImageTag
+from glancelab.db.models import (LOCATIONS_OF, PROPERTIES_OF, TAGS_OF, Image, ImageLocation,
+                                  ImageMember, ImageProperty, ImageTag)
 from glancelab.runtime import Runtime
 
 CORE_FIELDS = ("name", "disk_format", "container_format", "visibility", "size", "virtual_size",
@@ -25,8 +26,19 @@ class ImageDetails:
         self.properties: dict[str, dict[str, str]] = {i: {} for i in ids}
         self.tags: dict[str, list[str]] = {i: [] for i in ids}
         self.locations: dict[str, list[dict]] = {i: [] for i in ids}
-        if not ids:
-            return
+        if len(ids) == 1:
+            self._load_one(ids[0], with_locations)
+        elif ids:
+            self._load_many(ids, with_locations)
+
+    def _load_one(self, image_id: str, with_locations: bool) -> None:
+        self.properties[image_id] = dict(PROPERTIES_OF.rows(image_id))
+        self.tags[image_id] = [value for (value,) in TAGS_OF.rows(image_id)]
+        if with_locations:
+            self.locations[image_id] = [{"url": url, "metadata": json.loads(metadata)}
+                                        for url, metadata in LOCATIONS_OF.rows(image_id)]
+
+    def _load_many(self, ids: list[str], with_locations: bool) -> None:
         for row in ImageProperty.select().where(ImageProperty.image.in_(ids)).tuples().iterator():
             self.properties[row[1]][row[2]] = row[3]
         for image_id, value in (ImageTag.select(ImageTag.image, ImageTag.value)

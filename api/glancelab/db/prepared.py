@@ -1,0 +1,38 @@
+"""Hot queries compiled once per database.
+
+Building SQL from a peewee query costs several times more than SQLite running it, so the
+queries every image GET makes are compiled on first use and then only executed.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import peewee
+
+from glancelab.db import database
+
+_SENTINEL = "__glancelab_param__"
+
+
+class PreparedQuery:
+    """build(param) -> a peewee query taking one parameter; run(value) executes it."""
+
+    def __init__(self, build: Callable[[object], peewee.Query]):
+        self._build = build
+        self._compiled: dict[int, str] = {}
+
+    def _sql(self) -> str:
+        key = id(database.obj)
+        if key not in self._compiled:
+            sql, params = self._build(_SENTINEL).sql()
+            if params != [_SENTINEL]:
+                raise ValueError("a prepared query takes exactly one parameter")
+            self._compiled[key] = sql
+        return self._compiled[key]
+
+    def rows(self, value) -> list[tuple]:
+        return list(database.execute_sql(self._sql(), (value,)).fetchall())
+
+    def models(self, model: type[peewee.Model], value) -> list[peewee.Model]:
+        return list(model.raw(self._sql(), value))
