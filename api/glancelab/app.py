@@ -8,7 +8,7 @@ from glancelab import errors
 from glancelab.config import Config
 from glancelab.db import bind
 from glancelab.middleware import IdentityMiddleware, RequestIdMiddleware
-from glancelab.resources import data, discovery, images, members
+from glancelab.resources import data, discovery, images, members, stores
 from glancelab.runtime import Runtime, Settings
 from glancelab.stores import build_registry
 
@@ -45,4 +45,7 @@ def create_app(config: Config, runtime: Runtime | None = None) -> falcon.App:
     member_quota = config.get_int("DEFAULT", "image_member_quota", 128)
     app.add_route("/v2/images/{image_id}/members", members.MembersCollection(rt, member_quota))
     app.add_route("/v2/images/{image_id}/members/{member_id}", members.MemberItem(rt))
+    app.add_route("/v2/info/stores", stores.StoresInfo(rt, detail=False))
+    app.add_route("/v2/info/stores/detail", stores.StoresInfo(rt, detail=True))
+    app.add_route("/v2/stores/{store_id}/{image_id}", stores.StoreImage(rt))
     return app

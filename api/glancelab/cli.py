@@ -33,6 +33,23 @@ def cmd_db_sync(args) -> int:
     return 0
 
 
+def cmd_stores_check(args) -> int:
+    from glancelab.stores import StoreUnavailable, build_registry
+    config = _load_config(args)
+    registry = build_registry(config)
+    failed = 0
+    for store_id, problem in registry.check().items():
+        store = registry.get(store_id)
+        default = " (default)" if store_id == registry.default_id else ""
+        if problem is None:
+            print(f"ok      {store_id}{default} [{store.type}]")
+        else:
+            failed += 1
+            kind = "down" if isinstance(problem, StoreUnavailable) else "broken"
+            print(f"{kind:<7} {store_id}{default} [{store.type}]: {problem}")
+    return 1 if failed else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="glancelab", description=__doc__)
     parser.add_argument("--version", action="version", version=f"glancelab {__version__}")
@@ -44,7 +61,11 @@ def build_parser() -> argparse.ArgumentParser:
     db = sub.add_parser("db", help="database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     db_sub.add_parser("sync", help="create or migrate the schema").set_defaults(func=cmd_db_sync)
-    for p in (serve, db):
+    stores = sub.add_parser("stores", help="image stores")
+    stores_sub = stores.add_subparsers(dest="stores_command", required=True)
+    stores_sub.add_parser("check", help="check that every configured store works"
+                          ).set_defaults(func=cmd_stores_check)
+    for p in (serve, db, stores):
         p.add_argument("--config", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return parser
 

@@ -29,7 +29,7 @@ DEFAULTS: dict[tuple[str, str], str] = {
     ("DEFAULT", "max_request_body_size"): "65536",
     ("DEFAULT", "debug"): "false",
     ("database", "connection"): "sqlite:///var/glance.sqlite",
-    ("glance_store", "stores"): "file",
+    ("glance_store", "stores"): "file,http",
     ("glance_store", "default_store"): "file",
     ("glance_store", "filesystem_store_datadir"): "var/images",
     # glancelab's own knobs, kept out of Glance's sections.

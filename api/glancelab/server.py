@@ -15,7 +15,8 @@ from gunicorn.app.base import BaseApplication
 
 from glancelab import recovery
 from glancelab.app import build_runtime, create_app
-from glancelab.config import Config
+from glancelab.config import Config, ConfigError
+from glancelab.stores import StoreUnavailable
 from glancelab.db import bind, database
 from glancelab.db.migrations import sync
 
@@ -25,7 +26,12 @@ LOG = logging.getLogger(__name__)
 def prepare(config: Config) -> None:
     """Migrate, check the stores, requeue this host's interrupted uploads, drop orphans."""
     rt = build_runtime(config)
-    rt.stores.check()
+    for store_id, problem in rt.stores.check().items():
+        if isinstance(problem, StoreUnavailable):
+            # It may come back: serve the other stores meanwhile, and say so.
+            LOG.warning("store %s is unreachable at start: %s", store_id, problem)
+        elif problem is not None:
+            raise ConfigError(str(problem))
     bind(config.get("database", "connection"))
     try:
         applied = sync(database.obj)

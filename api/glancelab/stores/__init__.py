@@ -44,14 +44,74 @@ def _file_store(store_id: str, options: dict[str, str], description: str) -> Fil
     return FilesystemStore(store_id, dirs, file_perm, chunk_size, description)
 
 
-FACTORIES = {"file": _file_store}
+def _flag(options: dict[str, str], key: str, default: bool = False) -> bool:
+    value = options.get(key, "").strip().lower()
+    if not value:
+        return default
+    if value not in ("true", "false", "1", "0", "yes", "no"):
+        raise ConfigError(f"{key} = {value!r} is not a boolean (true/false)")
+    return value in ("true", "1", "yes")
+
+
+def _mib(options: dict[str, str], key: str, default_mib: int) -> int:
+    value = options.get(key, "").strip() or str(default_mib)
+    try:
+        return int(value) * 1024 * 1024
+    except ValueError:
+        raise ConfigError(f"{key} = {value!r} must be a whole number of MB") from None
+
+
+def _required(store_id: str, options: dict[str, str], *keys: str) -> list[str]:
+    missing = [key for key in keys if not options.get(key)]
+    if missing:
+        raise ConfigError(f"store {store_id!r}: set {', '.join(missing)}")
+    return [options[key] for key in keys]
+
+
+def _swift_store(store_id: str, options: dict[str, str], description: str):
+    from glancelab.stores.swift import SwiftStore
+    auth, user, key = _required(store_id, options, "swift_store_auth_address",
+                                "swift_store_user", "swift_store_key")
+    return SwiftStore(
+        store_id, auth, user, key,
+        auth_version=options.get("swift_store_auth_version", "1"),
+        container=options.get("swift_store_container", "glance"),
+        create_container_on_put=_flag(options, "swift_store_create_container_on_put"),
+        large_object_size=_mib(options, "swift_store_large_object_size", 5120),
+        chunk_size=_mib(options, "swift_store_large_object_chunk_size", 200),
+        description=description)
+
+
+def _s3_store(store_id: str, options: dict[str, str], description: str):
+    from glancelab.stores.s3 import S3Store
+    host, access, secret, bucket = _required(store_id, options, "s3_store_host",
+                                             "s3_store_access_key", "s3_store_secret_key",
+                                             "s3_store_bucket")
+    return S3Store(
+        store_id, host, access, secret, bucket,
+        create_bucket_on_put=_flag(options, "s3_store_create_bucket_on_put"),
+        large_object_size=_mib(options, "s3_store_large_object_size", 100),
+        chunk_size=_mib(options, "s3_store_large_object_chunk_size", 10),
+        region=options.get("s3_store_region_name", "") or "us-east-1",
+        addressing_style=options.get("s3_store_bucket_url_format", "auto"),
+        description=description)
+
+
+def _http_store(store_id: str, options: dict[str, str], description: str):
+    from glancelab.stores.http import HttpStore
+    return HttpStore(store_id, description)
+
+
+FACTORIES = {"file": _file_store, "swift": _swift_store, "s3": _s3_store, "http": _http_store}
 
 
 class StoreRegistry:
-    def __init__(self, stores: dict[str, Store], default_id: str, multistore: bool):
+    def __init__(self, stores: dict[str, Store], default_id: str, multistore: bool,
+                 weights: dict[str, int] | None = None):
         self.stores = stores
         self.default_id = default_id
         self.multistore = multistore
+        self.weights = weights or {}
 
     @property
     def default(self) -> Store:
@@ -76,9 +136,16 @@ class StoreRegistry:
     def location_metadata(self, store: Store) -> dict:
         return {"store": store.id} if self.multistore else {}
 
-    def check(self) -> None:
+    def check(self) -> dict[str, Exception | None]:
+        """Each store's problem (None when it works)."""
+        results: dict[str, Exception | None] = {}
         for store in self.stores.values():
-            store.check()
+            try:
+                store.check()
+                results[store.id] = None
+            except StoreError as exc:
+                results[store.id] = exc
+        return results
 
 
 def build_registry(config: Config) -> StoreRegistry:
@@ -90,6 +157,7 @@ def build_registry(config: Config) -> StoreRegistry:
 
 def _multistore(config: Config, enabled: list[str]) -> StoreRegistry:
     stores: dict[str, Store] = {}
+    weights: dict[str, int] = {}
     for entry in enabled:
         store_id, sep, store_type = entry.partition(":")
         store_id, store_type = store_id.strip(), store_type.strip()
@@ -101,11 +169,15 @@ def _multistore(config: Config, enabled: list[str]) -> StoreRegistry:
         options = config.section(store_id)
         stores[store_id] = FACTORIES[store_type](store_id, options,
                                                  options.get("store_description", ""))
+        try:
+            weights[store_id] = int(options.get("weight", "0") or 0)
+        except ValueError:
+            raise ConfigError(f"[{store_id}] weight must be an integer") from None
     default_id = config.get("glance_store", "default_backend") or ""
     if default_id not in stores:
         raise ConfigError(f"[glance_store] default_backend = {default_id!r} must name one of "
                           f"enabled_backends: {', '.join(stores)}")
-    return StoreRegistry(stores, default_id, multistore=True)
+    return StoreRegistry(stores, default_id, multistore=True, weights=weights)
 
 
 def _single_store(config: Config) -> StoreRegistry:
@@ -117,8 +189,8 @@ def _single_store(config: Config) -> StoreRegistry:
     stores: dict[str, Store] = {}
     for store_type in types:
         if store_type not in FACTORIES:
-            LOG.warning("[glance_store] stores: %s is not supported yet; ignored", store_type)
-            continue
+            raise ConfigError(f"[glance_store] stores: {store_type!r} is not a store type glancelab "
+                              f"has; use {', '.join(sorted(FACTORIES))}")
         stores[store_type] = FACTORIES[store_type](store_type, options, "")
     if default_type not in stores:
         raise ConfigError(f"[glance_store] default_store = {default_type!r} is not in "

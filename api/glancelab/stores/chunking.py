@@ -1,0 +1,52 @@
+"""Cutting one stream of chunks into fixed-size pieces without holding more than one piece."""
+
+from __future__ import annotations
+
+from typing import Iterable, Iterator
+
+
+class Pieces:
+    """Iterates over pieces of `size` bytes (the last may be shorter) of a chunk stream.
+
+    Each piece is itself an iterator of chunks, so a backend can stream a piece
+    (Swift segments) or join it into one buffer (S3 parts).
+    """
+
+    def __init__(self, chunks: Iterable[bytes], size: int):
+        self._chunks = iter(chunks)
+        self._size = size
+        self._pending = b""
+        self._done = False
+
+    def __iter__(self) -> Iterator[Iterator[bytes]]:
+        while True:
+            if not self._pending and not self._done:
+                self._pending = next(self._chunks, b"")
+                self._done = not self._pending
+            if not self._pending:
+                return
+            yield self._piece()
+
+    def _piece(self) -> Iterator[bytes]:
+        left = self._size
+        while left:
+            if not self._pending:
+                if self._done:
+                    return
+                self._pending = next(self._chunks, b"")
+                if not self._pending:
+                    self._done = True
+                    return
+            take, self._pending = self._pending[:left], self._pending[left:]
+            left -= len(take)
+            yield take
+
+
+def read_up_to(chunks: Iterator[bytes], limit: int) -> tuple[bytes, bytes]:
+    """(first `limit` bytes of the stream, what was read beyond them)."""
+    buffer = bytearray()
+    for chunk in chunks:
+        buffer += chunk
+        if len(buffer) > limit:
+            break
+    return bytes(buffer[:limit]), bytes(buffer[limit:])

@@ -1,0 +1,233 @@
+"""Swift backend (python-swiftclient), configured with Glance's swift_store_* keys.
+
+Images up to swift_store_large_object_size go up as one streamed PUT; larger ones (and
+uploads of unknown size) as segments of swift_store_large_object_chunk_size joined by a
+static large object manifest. A failed upload deletes the segments it wrote, and the
+image's own object exists only once its PUT or manifest completes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from typing import Iterable
+from urllib.parse import urlparse
+
+from glancelab.stores.base import ReadHandle, Store, Stored, StoreError, StoreUnavailable
+from glancelab.stores.chunking import Pieces
+
+MiB = 1024 * 1024
+READ_CHUNK = MiB
+
+
+class SwiftStore(Store):
+    type = "swift"
+    url_schemes = ("swift+config",)
+
+    def __init__(self, store_id: str, auth_address: str, user: str, key: str,
+                 auth_version: str = "1", container: str = "glance",
+                 create_container_on_put: bool = False, large_object_size: int = 5120 * MiB,
+                 chunk_size: int = 200 * MiB, project_domain: str = "default",
+                 user_domain: str = "default", description: str = ""):
+        super().__init__(store_id, description)
+        self.auth_address = auth_address
+        self.user, self.key, self.auth_version = user, key, str(auth_version)
+        self.container = container
+        self.create_container_on_put = create_container_on_put
+        self.large_object_size = large_object_size
+        self.chunk_size = chunk_size
+        self.project_domain, self.user_domain = project_domain, user_domain
+        self._local = threading.local()
+        self._container_ready = False
+
+    @property
+    def connection(self):
+        # swiftclient connections are not thread-safe: one per thread (and per process).
+        conn = getattr(self._local, "conn", None)
+        if conn is None or self._local.pid != os.getpid():
+            import swiftclient
+            options = {}
+            user = self.user
+            tenant = None
+            if self.auth_version != "1" and ":" in user:
+                tenant, user = user.split(":", 1)
+                options = {"project_name": tenant, "project_domain_name": self.project_domain,
+                           "user_domain_name": self.user_domain}
+            conn = swiftclient.Connection(authurl=self.auth_address, user=user, key=self.key,
+                                          auth_version=self.auth_version, tenant_name=tenant,
+                                          os_options=options, retries=1, timeout=30,
+                                          starting_backoff=0.5)
+            self._local.conn, self._local.pid = conn, os.getpid()
+        return conn
+
+    def _error(self, exc: Exception, doing: str) -> StoreError:
+        from swiftclient.exceptions import ClientException
+        if isinstance(exc, StoreError):
+            return exc
+        where = f"store {self.id!r} (swift at {self.auth_address}, container {self.container})"
+        if isinstance(exc, ClientException):
+            status = exc.http_status or 0
+            if status == 401 or "Unauthorized" in str(exc) or "Auth GET failed" in str(exc) \
+                    and status in (401, 403):
+                return StoreError(f"{where} rejected the credentials while {doing}: check "
+                                  "swift_store_user and swift_store_key")
+            if status == 404 and "container" in doing:
+                return StoreError(f"{where}: the container does not exist; create it or set "
+                                  "swift_store_create_container_on_put = true")
+            if status == 0 or status >= 500:
+                return StoreUnavailable(f"{where} failed while {doing}: {exc}")
+            return StoreError(f"{where} refused {doing}: {exc}")
+        if isinstance(exc, (OSError, ConnectionError)) or \
+                type(exc).__module__.startswith(("requests", "urllib3")):
+            return StoreUnavailable(f"{where} is unreachable while {doing}: {exc}")
+        return StoreError(f"{where} failed while {doing}: {exc}")
+
+    def _ensure_container(self) -> None:
+        if self._container_ready:
+            return
+        from swiftclient.exceptions import ClientException
+        try:
+            self.connection.head_container(self.container)
+        except ClientException as exc:
+            if exc.http_status != 404 or not self.create_container_on_put:
+                raise
+            self.connection.put_container(self.container)
+        self._container_ready = True
+
+    def write(self, image_id: str, chunks: Iterable[bytes], size_hint: int | None,
+              holder: str) -> Stored:
+        try:
+            self._ensure_container()
+        except Exception as exc:
+            raise self._error(exc, "checking the container") from exc
+        if size_hint is not None and size_hint <= self.large_object_size:
+            return self._put_single(image_id, chunks, size_hint)
+        return self._put_segmented(image_id, chunks)
+
+    def _put_single(self, name: str, chunks: Iterable[bytes], size: int) -> Stored:
+        counted = _Counter(chunks)
+        try:
+            self.connection.put_object(self.container, name, contents=counted,
+                                       content_length=size, chunk_size=READ_CHUNK)
+        except Exception as exc:
+            if _raised_by_caller(exc, counted):
+                raise counted.error from exc  # the upload itself failed, not Swift
+            raise self._error(exc, f"writing {name}") from exc
+        return Stored(url=self._url(name), size=counted.size)
+
+    def _put_segmented(self, name: str, chunks: Iterable[bytes]) -> Stored:
+        segments: list[dict] = []
+        size = 0
+        try:
+            for number, piece in enumerate(Pieces(chunks, self.chunk_size), start=1):
+                segment = f"{name}-{number:05d}"
+                counted = _Counter(piece)
+                try:
+                    etag = self.connection.put_object(self.container, segment, contents=counted,
+                                                      chunk_size=READ_CHUNK)
+                except Exception as exc:
+                    if _raised_by_caller(exc, counted):
+                        raise counted.error from exc
+                    raise self._error(exc, f"writing segment {segment}") from exc
+                segments.append({"path": f"/{self.container}/{segment}", "etag": etag,
+                                 "size_bytes": counted.size})
+                size += counted.size
+            if not segments:  # an empty image is one empty object
+                return self._put_single(name, iter(()), 0)
+            try:
+                self.connection.put_object(self.container, name, contents=json.dumps(segments),
+                                           query_string="multipart-manifest=put")
+            except Exception as exc:
+                raise self._error(exc, f"writing the manifest of {name}") from exc
+        except BaseException:
+            self._delete_segments(segments)
+            raise
+        return Stored(url=self._url(name), size=size)
+
+    def _delete_segments(self, segments: list[dict]) -> None:
+        for segment in segments:
+            try:
+                self.connection.delete_object(self.container, segment["path"].rsplit("/", 1)[1])
+            except Exception:  # noqa: BLE001 - best effort; the first error is what matters
+                pass
+
+    def _url(self, name: str) -> str:
+        return f"swift+config://{self.id}/{self.container}/{name}"
+
+    @staticmethod
+    def _split(url: str) -> tuple[str, str]:
+        container, _, name = urlparse(url).path.lstrip("/").partition("/")
+        return container, name
+
+    def open(self, url: str, offset: int = 0, length: int | None = None) -> ReadHandle:
+        container, name = self._split(url)
+        headers = {}
+        if length is not None:
+            if length <= 0:
+                return ReadHandle(length=0, chunks=iter(()))
+            headers["Range"] = f"bytes={offset}-{offset + length - 1}"
+        elif offset:
+            headers["Range"] = f"bytes={offset}-"
+        try:
+            response_headers, body = self.connection.get_object(
+                container, name, resp_chunk_size=READ_CHUNK, headers=headers)
+        except Exception as exc:
+            raise self._error(exc, f"reading {name}") from exc
+        return ReadHandle(length=int(response_headers["content-length"]), chunks=iter(body))
+
+    def delete(self, url: str) -> None:
+        from swiftclient.exceptions import ClientException
+        container, name = self._split(url)
+        try:
+            # On a manifest this removes the segments too; on a plain object it is a delete.
+            self.connection.delete_object(container, name,
+                                          query_string="multipart-manifest=delete")
+        except ClientException as exc:
+            if exc.http_status != 404:
+                raise self._error(exc, f"deleting {name}") from exc
+        except Exception as exc:
+            raise self._error(exc, f"deleting {name}") from exc
+
+    def check(self) -> None:
+        try:
+            self.connection.get_auth()
+            self._ensure_container()
+        except Exception as exc:
+            raise self._error(exc, "checking the container") from exc
+
+    def properties(self) -> dict:
+        return {"swift_store_auth_address": self.auth_address,
+                "swift_store_container": self.container,
+                "swift_store_large_object_size": self.large_object_size // MiB,
+                "swift_store_large_object_chunk_size": self.chunk_size // MiB}
+
+    def owns(self, url: str) -> bool:
+        return url.startswith(f"swift+config://{self.id}/")
+
+
+class _Counter:
+    """Passes chunks through, counting bytes and keeping the caller's own error."""
+
+    def __init__(self, chunks: Iterable[bytes]):
+        self._chunks = iter(chunks)
+        self.size = 0
+        self.error: BaseException | None = None
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> bytes:
+        try:
+            chunk = next(self._chunks)
+        except StopIteration:
+            raise
+        except BaseException as exc:
+            self.error = exc
+            raise
+        self.size += len(chunk)
+        return chunk
+
+
+def _raised_by_caller(exc: BaseException, counted: _Counter) -> bool:
+    return counted.error is not None
