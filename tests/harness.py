@@ -38,6 +38,7 @@ class ApiServer:
         self.log_path = os.path.join(workdir, "api.log")
         self.workers = workers
         self.extra_conf = extra_conf
+        self.base_store_conf = True
         self.process: subprocess.Popen | None = None
 
     def write_config(self) -> None:
@@ -51,12 +52,14 @@ class ApiServer:
 
                 [database]
                 connection = {self.database_url}
-
-                [glance_store]
-                stores = file
-                default_store = file
-                filesystem_store_datadir = {self.datadir}
                 """))
+            if self.base_store_conf:
+                conf.write(textwrap.dedent(f"""
+                    [glance_store]
+                    stores = file,http
+                    default_store = file
+                    filesystem_store_datadir = {self.datadir}
+                    """))
             conf.write(textwrap.dedent(self.extra_conf))
 
     def start(self, timeout: float = 30.0) -> "ApiServer":
@@ -132,3 +135,110 @@ class Postgres:
         subprocess.run([os.path.join(ROOT, "scripts/services/postgres-down"), self.state_dir],
                        check=False)
         shutil.rmtree(self.state_dir, ignore_errors=True)
+
+
+class Service:
+    """A server started by one of the project's scripts/services/*-up scripts."""
+
+    def __init__(self, name: str, state_dir: str, port: int | None = None):
+        self.name = name
+        self.state_dir = state_dir
+        self.port = port or free_port()
+        self.env: dict[str, str] = {}
+
+    def start(self) -> "Service":
+        result = subprocess.run([os.path.join(ROOT, f"scripts/services/{self.name}-up"),
+                                 self.state_dir, str(self.port)], capture_output=True, text=True)
+        if result.returncode:
+            raise RuntimeError(f"{self.name}-up failed:\n{result.stdout}{result.stderr}")
+        for assignment in result.stdout.split("export", 1)[1].split():
+            key, _, value = assignment.partition("=")
+            self.env[key] = value
+        return self
+
+    def stop(self) -> None:
+        subprocess.run([os.path.join(ROOT, f"scripts/services/{self.name}-down"), self.state_dir],
+                       check=False)
+
+
+def free_port_block(count: int) -> int:
+    """A first port whose next count-1 ports are free too (services that use several)."""
+    for _ in range(50):
+        first = free_port()
+        sockets = []
+        try:
+            for offset in range(count):
+                sock = socket.socket()
+                sock.bind(("127.0.0.1", first + offset))
+                sockets.append(sock)
+            return first
+        except OSError:
+            continue
+        finally:
+            for sock in sockets:
+                sock.close()
+    raise RuntimeError("no block of free ports")
+
+
+class FaultyProxy:
+    """A TCP relay on 127.0.0.1 to a real server that can break big requests.
+
+    With fail_requests_over set, a connection that sends more than that many bytes
+    upstream is reset in mid-stream (a backend failing during an upload); small
+    requests (deletes, aborts) still pass, so clean-up can be checked.
+    """
+
+    def __init__(self, target_port: int):
+        import threading
+        self.target_port = target_port
+        self.fail_requests_over: int | None = None
+        self._server = socket.socket()
+        self._server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._server.bind(("127.0.0.1", 0))
+        self._server.listen(64)
+        self.port = self._server.getsockname()[1]
+        self._closed = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        import threading
+        while not self._closed:
+            try:
+                client, _ = self._server.accept()
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            except OSError:
+                client.close()
+                continue
+            sent = [0]
+            threading.Thread(target=self._pump, args=(client, upstream, sent, True), daemon=True).start()
+            threading.Thread(target=self._pump, args=(upstream, client, sent, False), daemon=True).start()
+
+    def _pump(self, source, target, sent, upstream_direction: bool) -> None:
+        import struct
+        try:
+            while data := source.recv(65536):
+                if upstream_direction:
+                    sent[0] += len(data)
+                    limit = self.fail_requests_over
+                    if limit is not None and sent[0] > limit:
+                        for sock in (source, target):  # reset, not a clean close
+                            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                            struct.pack("ii", 1, 0))
+                            sock.close()
+                        return
+                target.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (source, target):
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def close(self) -> None:
+        self._closed = True
+        self._server.close()

@@ -130,6 +130,8 @@ class Config:
 
 def _new_parser() -> configparser.ConfigParser:
     # [DEFAULT] is an ordinary section in glance-api.conf, not a fallback for every other one.
-    parser = configparser.ConfigParser(default_section="__no_defaults__", interpolation=None)
+    # strict=False: like oslo.config, a section may appear twice (later keys win).
+    parser = configparser.ConfigParser(default_section="__no_defaults__", interpolation=None,
+                                       strict=False)
     parser.optionxform = str.lower
     return parser

@@ -50,3 +50,34 @@ def read_up_to(chunks: Iterator[bytes], limit: int) -> tuple[bytes, bytes]:
         if len(buffer) > limit:
             break
     return bytes(buffer[:limit]), bytes(buffer[limit:])
+
+
+class ChunkReader:
+    """A read(size) file interface over a chunk stream, for clients that want one.
+
+    Counts the bytes read, and keeps an exception raised by the stream itself (a client
+    that went away, a quota crossed) so the caller can tell it from a backend failure.
+    """
+
+    def __init__(self, chunks: Iterable[bytes]):
+        self._chunks = iter(chunks)
+        self._buffer = b""
+        self.size = 0
+        self.error: BaseException | None = None
+
+    def read(self, size: int = -1) -> bytes:
+        while size < 0 or len(self._buffer) < size:
+            try:
+                chunk = next(self._chunks)
+            except StopIteration:
+                break
+            except BaseException as exc:
+                self.error = exc
+                raise
+            self._buffer += chunk
+        if size < 0:
+            data, self._buffer = self._buffer, b""
+        else:
+            data, self._buffer = self._buffer[:size], self._buffer[size:]
+        self.size += len(data)
+        return data

@@ -64,11 +64,11 @@ class S3Store(Store):
     # -- errors ------------------------------------------------------------------------------
     def _error(self, exc: Exception, doing: str) -> StoreError:
         from botocore.exceptions import ClientError, ConnectionError as BotoConnectionError
-        from botocore.exceptions import ReadTimeoutError
+        from botocore.exceptions import HTTPClientError
         if isinstance(exc, StoreError):
             return exc
         where = f"store {self.id!r} (s3 at {self.host}, bucket {self.bucket})"
-        if isinstance(exc, (BotoConnectionError, ReadTimeoutError)):
+        if isinstance(exc, (BotoConnectionError, HTTPClientError)):  # refused, reset, timed out
             return StoreUnavailable(f"{where} is unreachable while {doing}: {exc}")
         if isinstance(exc, ClientError):
             code = exc.response.get("Error", {}).get("Code", "")

@@ -15,7 +15,7 @@ from typing import Iterable
 from urllib.parse import urlparse
 
 from glancelab.stores.base import ReadHandle, Store, Stored, StoreError, StoreUnavailable
-from glancelab.stores.chunking import Pieces
+from glancelab.stores.chunking import ChunkReader, Pieces
 
 MiB = 1024 * 1024
 READ_CHUNK = MiB
@@ -106,13 +106,13 @@ class SwiftStore(Store):
         return self._put_segmented(image_id, chunks)
 
     def _put_single(self, name: str, chunks: Iterable[bytes], size: int) -> Stored:
-        counted = _Counter(chunks)
+        counted = ChunkReader(chunks)
         try:
             self.connection.put_object(self.container, name, contents=counted,
                                        content_length=size, chunk_size=READ_CHUNK)
         except Exception as exc:
-            if _raised_by_caller(exc, counted):
-                raise counted.error from exc  # the upload itself failed, not Swift
+            if counted.error is not None:  # the upload itself failed, not Swift
+                raise counted.error from exc
             raise self._error(exc, f"writing {name}") from exc
         return Stored(url=self._url(name), size=counted.size)
 
@@ -122,12 +122,12 @@ class SwiftStore(Store):
         try:
             for number, piece in enumerate(Pieces(chunks, self.chunk_size), start=1):
                 segment = f"{name}-{number:05d}"
-                counted = _Counter(piece)
+                counted = ChunkReader(piece)
                 try:
                     etag = self.connection.put_object(self.container, segment, contents=counted,
                                                       chunk_size=READ_CHUNK)
                 except Exception as exc:
-                    if _raised_by_caller(exc, counted):
+                    if counted.error is not None:  # the upload itself failed, not Swift
                         raise counted.error from exc
                     raise self._error(exc, f"writing segment {segment}") from exc
                 segments.append({"path": f"/{self.container}/{segment}", "etag": etag,
@@ -205,29 +205,3 @@ class SwiftStore(Store):
     def owns(self, url: str) -> bool:
         return url.startswith(f"swift+config://{self.id}/")
 
-
-class _Counter:
-    """Passes chunks through, counting bytes and keeping the caller's own error."""
-
-    def __init__(self, chunks: Iterable[bytes]):
-        self._chunks = iter(chunks)
-        self.size = 0
-        self.error: BaseException | None = None
-
-    def __iter__(self):
-        return self
-
-    def __next__(self) -> bytes:
-        try:
-            chunk = next(self._chunks)
-        except StopIteration:
-            raise
-        except BaseException as exc:
-            self.error = exc
-            raise
-        self.size += len(chunk)
-        return chunk
-
-
-def _raised_by_caller(exc: BaseException, counted: _Counter) -> bool:
-    return counted.error is not None

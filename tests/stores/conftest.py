@@ -1,0 +1,119 @@
+"""Real Swift and S3 servers, and one API server with every kind of backend at once."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from harness import ApiServer, FaultyProxy, Service, free_port_block
+
+BUCKET = "glance-images"
+CONTAINER = "glance"
+
+
+@pytest.fixture(scope="session")
+def s3_service(session_dir):
+    service = Service("s3", os.path.join(session_dir, "s3"), free_port_block(8)).start()
+    yield service
+    service.stop()
+
+
+@pytest.fixture(scope="session")
+def swift_service(session_dir):
+    service = Service("swift", os.path.join(session_dir, "swift"), free_port_block(5)).start()
+    yield service
+    service.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_proxy(s3_service):
+    proxy = FaultyProxy(s3_service.port)
+    yield proxy
+    proxy.close()
+
+
+@pytest.fixture(scope="session")
+def swift_proxy(swift_service):
+    proxy = FaultyProxy(swift_service.port)
+    yield proxy
+    proxy.close()
+
+
+@pytest.fixture(scope="session")
+def multistore_api(session_dir, s3_service, swift_service, s3_proxy, swift_proxy):
+    s3, swift = s3_service.env, swift_service.env
+    work = os.path.join(session_dir, "api-multistore")
+    conf = f"""
+        [DEFAULT]
+        enabled_backends = fast:file, cheap:file, obj:swift, s3:s3, s3flaky:s3, swiftflaky:swift, web:http
+
+        [glance_store]
+        default_backend = fast
+
+        [fast]
+        store_description = Fast disk
+        filesystem_store_datadir = {work}/fast
+        filesystem_store_file_perm = 0640
+
+        [cheap]
+        filesystem_store_datadirs = {work}/cheap-a:100, {work}/cheap-b:200
+        weight = 50
+
+        [obj]
+        swift_store_auth_address = {swift['SWIFT_AUTH_URL']}
+        swift_store_user = {swift['SWIFT_USER']}
+        swift_store_key = {swift['SWIFT_KEY']}
+        swift_store_auth_version = 1
+        swift_store_container = {CONTAINER}
+        swift_store_create_container_on_put = true
+        swift_store_large_object_size = 2
+        swift_store_large_object_chunk_size = 1
+
+        [s3]
+        s3_store_host = {s3['S3_ENDPOINT']}
+        s3_store_access_key = {s3['S3_ACCESS_KEY']}
+        s3_store_secret_key = {s3['S3_SECRET_KEY']}
+        s3_store_bucket = {BUCKET}
+        s3_store_create_bucket_on_put = true
+        s3_store_large_object_size = 5
+        s3_store_large_object_chunk_size = 5
+
+        [s3flaky]
+        s3_store_host = http://127.0.0.1:{s3_proxy.port}
+        s3_store_access_key = {s3['S3_ACCESS_KEY']}
+        s3_store_secret_key = {s3['S3_SECRET_KEY']}
+        s3_store_bucket = {BUCKET}-flaky
+        s3_store_create_bucket_on_put = true
+        s3_store_large_object_size = 5
+        s3_store_large_object_chunk_size = 5
+
+        [swiftflaky]
+        swift_store_auth_address = http://127.0.0.1:{swift_proxy.port}/auth/v1.0
+        swift_store_user = {swift['SWIFT_USER']}
+        swift_store_key = {swift['SWIFT_KEY']}
+        swift_store_container = {CONTAINER}-flaky
+        swift_store_create_container_on_put = true
+        swift_store_large_object_size = 1
+        swift_store_large_object_chunk_size = 1
+        """
+    server = ApiServer(work, extra_conf=conf)
+    server.base_store_conf = False
+    yield server.start()
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_client(s3_service):
+    import boto3
+    env = s3_service.env
+    return boto3.client("s3", endpoint_url=env["S3_ENDPOINT"], aws_access_key_id=env["S3_ACCESS_KEY"],
+                        aws_secret_access_key=env["S3_SECRET_KEY"], region_name="us-east-1")
+
+
+@pytest.fixture(scope="session")
+def swift_client(swift_service):
+    import swiftclient
+    env = swift_service.env
+    return swiftclient.Connection(authurl=env["SWIFT_AUTH_URL"], user=env["SWIFT_USER"],
+                                  key=env["SWIFT_KEY"])

@@ -1,0 +1,237 @@
+"""The upload/download/Range/delete suite on every backend type, through one API."""
+
+import hashlib
+import os
+
+import pytest
+
+from helpers import ADMIN, Client, identity
+
+STORES = ["fast", "cheap", "obj", "s3"]
+
+
+@pytest.fixture
+def admin(multistore_api):
+    return Client(multistore_api.url, ADMIN)
+
+
+@pytest.fixture
+def member(multistore_api):
+    return Client(multistore_api.url, identity("project-alice"))
+
+
+def upload(client, store, payload, chunked=False):
+    image = client.create_image()
+    data = iter([payload[i:i + 700_000] for i in range(0, len(payload), 700_000)]) if chunked \
+        else payload
+    response = client.upload(image["id"], data, headers={"X-Image-Meta-Store": store})
+    assert response.status_code == 204, response.text
+    return client.get(f"/v2/images/{image['id']}").json()
+
+
+@pytest.mark.parametrize("store", STORES)
+@pytest.mark.parametrize("size", [0, 1000, 7 * 1024 * 1024 + 13])
+def test_roundtrip_on_every_store(admin, store, size):
+    payload = os.urandom(size)
+    image = upload(admin, store, payload)
+    assert image["stores"] == store
+    assert image["status"] == "active" and image["size"] == size
+    assert image["checksum"] == hashlib.md5(payload).hexdigest()
+    assert image["os_hash_value"] == hashlib.sha512(payload).hexdigest()
+    response = admin.get(f"/v2/images/{image['id']}/file")
+    assert response.status_code == 200 and response.content == payload
+    assert response.headers["Content-MD5"] == image["checksum"]
+
+
+@pytest.mark.parametrize("store", STORES)
+def test_chunked_upload_of_unknown_size_on_every_store(admin, store):
+    payload = os.urandom(6 * 1024 * 1024 + 5)
+    image = upload(admin, store, payload, chunked=True)
+    assert image["size"] == len(payload)
+    assert admin.get(f"/v2/images/{image['id']}/file").content == payload
+
+
+@pytest.mark.parametrize("store", STORES)
+def test_ranges_on_every_store(admin, store):
+    payload = os.urandom(3 * 1024 * 1024)
+    image = upload(admin, store, payload)
+    path = f"/v2/images/{image['id']}/file"
+    for header, (first, last) in [("bytes=0-99", (0, 99)), ("bytes=1048570-2097160", (1048570, 2097160)),
+                                  ("bytes=-10", (len(payload) - 10, len(payload) - 1))]:
+        response = admin.get(path, headers={"Range": header})
+        assert response.status_code == 206
+        assert response.content == payload[first:last + 1]
+        assert response.headers["Content-Range"] == f"bytes {first}-{last}/{len(payload)}"
+
+
+def test_default_store_is_used_without_header(admin, multistore_api):
+    image = admin.create_image()
+    admin.upload(image["id"], b"default")
+    assert admin.get(f"/v2/images/{image['id']}").json()["stores"] == "fast"
+    assert os.path.exists(os.path.join(multistore_api.workdir, "fast", image["id"]))
+
+
+def test_datadirs_take_highest_priority_first(admin, multistore_api):
+    image = upload(admin, "cheap", b"prio")
+    assert os.path.exists(os.path.join(multistore_api.workdir, "cheap-b", image["id"]))
+    assert not os.path.exists(os.path.join(multistore_api.workdir, "cheap-a", image["id"]))
+
+
+def test_file_permissions_follow_config(admin, multistore_api):
+    image = upload(admin, "fast", b"perm")
+    mode = os.stat(os.path.join(multistore_api.workdir, "fast", image["id"])).st_mode & 0o777
+    assert mode == 0o640
+
+
+def test_unknown_store_is_400(admin):
+    image = admin.create_image()
+    response = admin.upload(image["id"], b"x", headers={"X-Image-Meta-Store": "nowhere"})
+    assert response.status_code == 400
+    assert "nowhere" in response.json()["message"]
+    assert admin.get(f"/v2/images/{image['id']}").json()["status"] == "queued"
+
+
+def test_read_only_store_refuses_uploads(admin):
+    image = admin.create_image()
+    response = admin.upload(image["id"], b"x", headers={"X-Image-Meta-Store": "web"})
+    assert response.status_code == 400
+    assert "read-only" in response.json()["message"]
+
+
+def test_info_stores(admin, member, multistore_api):
+    stores = member.get("/v2/info/stores").json()["stores"]
+    assert [s["id"] for s in stores] == ["fast", "cheap", "obj", "s3", "s3flaky", "swiftflaky", "web"]
+    assert stores[0] == {"id": "fast", "description": "Fast disk", "default": "true"}
+    assert "type" not in stores[1]
+    assert member.get("/v2/info/stores/detail").status_code == 403
+    detail = {s["id"]: s for s in admin.get("/v2/info/stores/detail").json()["stores"]}
+    assert detail["fast"]["type"] == "file"
+    assert detail["fast"]["properties"]["data_dir"].endswith("/fast")
+    assert detail["cheap"]["weight"] == 50
+    assert detail["obj"]["type"] == "swift" and detail["s3"]["type"] == "s3"
+    assert detail["web"]["type"] == "http"
+
+
+def test_store_ids_header_on_create(admin):
+    response = admin.post("/v2/images", json={"name": "h"})
+    assert response.headers["OpenStack-image-store-ids"] == \
+        "fast,cheap,obj,s3,s3flaky,swiftflaky,web"
+
+
+@pytest.mark.parametrize("store", STORES)
+def test_delete_removes_data_from_the_backend(admin, store, multistore_api, s3_client, swift_client):
+    image = upload(admin, store, os.urandom(3 * 1024 * 1024))
+    assert admin.delete(f"/v2/images/{image['id']}").status_code == 204
+    if store == "s3":
+        listed = s3_client.list_objects_v2(Bucket="glance-images", Prefix=image["id"])
+        assert listed.get("KeyCount", 0) == 0
+    elif store == "obj":
+        _, objects = swift_client.get_container("glance", prefix=image["id"])
+        assert objects == []
+    else:
+        for root, _, files in os.walk(multistore_api.workdir):
+            assert image["id"] not in files
+
+
+def test_swift_large_image_is_segmented_behind_one_manifest(admin, swift_client):
+    image = upload(admin, "obj", os.urandom(3 * 1024 * 1024 + 1))
+    headers, objects = swift_client.get_container("glance", prefix=image["id"])
+    names = sorted(o["name"] for o in objects)
+    assert names == [image["id"]] + [f"{image['id']}-{n:05d}" for n in range(1, 5)]
+    manifest = swift_client.head_object("glance", image["id"])
+    assert manifest.get("x-static-large-object") == "True"
+
+
+def test_s3_large_image_is_one_object(admin, s3_client):
+    image = upload(admin, "s3", os.urandom(11 * 1024 * 1024))
+    head = s3_client.head_object(Bucket="glance-images", Key=image["id"])
+    assert head["ContentLength"] == 11 * 1024 * 1024
+    assert "-" in head["ETag"]  # a multipart object's ETag ends in -<parts>
+
+
+def test_admin_deletes_one_copy(admin, member, multistore_api):
+    image = upload(admin, "fast", b"copy")
+    assert admin.delete(f"/v2/stores/fast/{image['id']}").status_code == 409  # only copy
+    assert member.delete(f"/v2/stores/fast/{image['id']}").status_code == 403
+    assert admin.delete(f"/v2/stores/nowhere/{image['id']}").status_code == 404
+    assert admin.delete(f"/v2/stores/cheap/{image['id']}").status_code == 404
+
+
+@pytest.mark.parametrize("store, proxy_name", [("s3flaky", "s3_proxy"), ("swiftflaky", "swift_proxy")])
+def test_backend_failing_mid_upload_is_503_and_leaves_nothing(
+        admin, store, proxy_name, request, s3_client, swift_client):
+    proxy = request.getfixturevalue(proxy_name)
+    warm = upload(admin, store, b"warm-up")  # bucket/container exist, credentials work
+    assert warm["status"] == "active"
+    image = admin.create_image()
+    proxy.fail_requests_over = 3 * 1024 * 1024
+    try:
+        response = admin.upload(image["id"], os.urandom(12 * 1024 * 1024),
+                                headers={"X-Image-Meta-Store": store})
+    finally:
+        proxy.fail_requests_over = None
+    assert response.status_code == 503, response.text
+    assert store in response.json()["message"]
+    assert admin.get(f"/v2/images/{image['id']}").json()["status"] == "queued"
+    if store == "s3flaky":
+        listed = s3_client.list_objects_v2(Bucket="glance-images-flaky", Prefix=image["id"])
+        assert listed.get("KeyCount", 0) == 0
+        uploads = s3_client.list_multipart_uploads(Bucket="glance-images-flaky")
+        assert [u for u in uploads.get("Uploads", []) if u["Key"] == image["id"]] == []
+    else:
+        _, objects = swift_client.get_container("glance-flaky", prefix=image["id"])
+        assert objects == []
+
+
+def test_unreachable_store_is_503(tmp_path):
+    from harness import ApiServer, free_port
+    dead = free_port()
+    server = ApiServer(str(tmp_path / "dead"), extra_conf=f"""
+        [DEFAULT]
+        enabled_backends = local:file, gone:s3
+        [glance_store]
+        default_backend = local
+        [local]
+        filesystem_store_datadir = {tmp_path}/local
+        [gone]
+        s3_store_host = http://127.0.0.1:{dead}
+        s3_store_access_key = a
+        s3_store_secret_key = b
+        s3_store_bucket = c
+        """)
+    server.base_store_conf = False
+    server.start()
+    try:
+        client = Client(server.url, ADMIN)
+        image = client.create_image()
+        response = client.upload(image["id"], b"x" * 1000, headers={"X-Image-Meta-Store": "gone"})
+        assert response.status_code == 503
+        assert "'gone'" in response.json()["message"]
+        assert client.get(f"/v2/images/{image['id']}").json()["status"] == "queued"
+        assert "unreachable at start" in server.log()
+    finally:
+        server.stop()
+
+
+def test_wrong_credentials_stop_the_server_at_start(tmp_path, s3_service):
+    import subprocess
+    from harness import ApiServer, GLANCELAB
+    server = ApiServer(str(tmp_path / "badcreds"), extra_conf=f"""
+        [DEFAULT]
+        enabled_backends = s3:s3
+        [glance_store]
+        default_backend = s3
+        [s3]
+        s3_store_host = {s3_service.env['S3_ENDPOINT']}
+        s3_store_access_key = wrong
+        s3_store_secret_key = wrong
+        s3_store_bucket = whatever
+        """)
+    server.base_store_conf = False
+    server.write_config()
+    check = subprocess.run([GLANCELAB, "--config", server.config_path, "stores", "check"],
+                           capture_output=True, text=True, timeout=60)
+    assert check.returncode == 1
+    assert "credentials" in check.stdout and "s3_store_access_key" in check.stdout
+    with pytest.raises(RuntimeError, match="credentials"):
+        server.start(timeout=20)
