@@ -28,6 +28,7 @@ test: install-test
 bench: install-test
 	WITH_BENCH=1 scripts/install-system-deps
 	$(BIN)/python bench/api_bench.py
+	$(BIN)/python bench/stores_bench.py
 
 clean:
 	rm -rf $(VENV) var *.egg-info api/*.egg-info

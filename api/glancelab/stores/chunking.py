@@ -55,29 +55,41 @@ def read_up_to(chunks: Iterator[bytes], limit: int) -> tuple[bytes, bytes]:
 class ChunkReader:
     """A read(size) file interface over a chunk stream, for clients that want one.
 
-    Counts the bytes read, and keeps an exception raised by the stream itself (a client
-    that went away, a quota crossed) so the caller can tell it from a backend failure.
+    http.client reads request bodies 8 KiB at a time, so a read takes a view of the
+    current chunk instead of copying what is left of it. Counts the bytes read, and
+    keeps an exception raised by the stream itself (a client that went away, a quota
+    crossed) so the caller can tell it from a backend failure.
     """
 
     def __init__(self, chunks: Iterable[bytes]):
         self._chunks = iter(chunks)
-        self._buffer = b""
+        self._chunk = memoryview(b"")
+        self._offset = 0
         self.size = 0
         self.error: BaseException | None = None
 
+    def _refill(self) -> bool:
+        try:
+            chunk = next(self._chunks)
+        except StopIteration:
+            return False
+        except BaseException as exc:
+            self.error = exc
+            raise
+        self._chunk, self._offset = memoryview(chunk), 0
+        return True
+
     def read(self, size: int = -1) -> bytes:
-        while size < 0 or len(self._buffer) < size:
-            try:
-                chunk = next(self._chunks)
-            except StopIteration:
+        parts = []
+        wanted = size
+        while wanted != 0:
+            if self._offset >= len(self._chunk) and not self._refill():
                 break
-            except BaseException as exc:
-                self.error = exc
-                raise
-            self._buffer += chunk
-        if size < 0:
-            data, self._buffer = self._buffer, b""
-        else:
-            data, self._buffer = self._buffer[:size], self._buffer[size:]
+            end = len(self._chunk) if wanted < 0 else min(len(self._chunk), self._offset + wanted)
+            parts.append(self._chunk[self._offset:end])
+            if wanted > 0:
+                wanted -= end - self._offset
+            self._offset = end
+        data = parts[0].tobytes() if len(parts) == 1 else b"".join(parts)
         self.size += len(data)
         return data

@@ -57,6 +57,8 @@ class S3Store(Store):
                 config=Config(connect_timeout=5, read_timeout=60,
                               retries={"max_attempts": 2, "mode": "standard"},
                               s3={"addressing_style": self.addressing_style},
+                              # no extra CRC per part: the upload path hashes the stream
+                              request_checksum_calculation="when_required",
                               max_pool_connections=PARTS_IN_FLIGHT + 8))
             self._client_pid = os.getpid()
         return self._client
