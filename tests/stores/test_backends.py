@@ -159,7 +159,7 @@ def test_admin_deletes_one_copy(admin, member, multistore_api):
 
 @pytest.mark.parametrize("store, proxy_name", [("s3flaky", "s3_proxy"), ("swiftflaky", "swift_proxy")])
 def test_backend_failing_mid_upload_is_503_and_leaves_nothing(
-        admin, store, proxy_name, request, s3_client, swift_client):
+        admin, store, proxy_name, request, s3_client, swift_client, multistore_api):
     proxy = request.getfixturevalue(proxy_name)
     warm = upload(admin, store, b"warm-up")  # bucket/container exist, credentials work
     assert warm["status"] == "active"
@@ -168,9 +168,11 @@ def test_backend_failing_mid_upload_is_503_and_leaves_nothing(
     try:
         response = admin.upload(image["id"], os.urandom(12 * 1024 * 1024),
                                 headers={"X-Image-Meta-Store": store})
+    except Exception as exc:
+        raise AssertionError(multistore_api.log()) from exc
     finally:
         proxy.fail_requests_over = None
-    assert response.status_code == 503, response.text
+    assert response.status_code == 503, response.text + multistore_api.log()
     assert store in response.json()["message"]
     assert admin.get(f"/v2/images/{image['id']}").json()["status"] == "queued"
     if store == "s3flaky":

@@ -19,6 +19,10 @@ from glancelab.stores import ReadHandle, StoreError, StoreFull, StoreUnavailable
 LOG = logging.getLogger(__name__)
 
 READ_CHUNK = 1024 * 1024
+# After a failed upload, read (and drop) up to this much of what the client is still
+# sending, so that a client that only reads the response once its body is sent gets our
+# error instead of a reset connection. Beyond it the connection is closed.
+DRAIN_LIMIT = 256 * 1024 * 1024
 
 
 class UploadInterrupted(Exception):
@@ -91,8 +95,19 @@ def upload(rt: Runtime, ctx: RequestContext, image_id: str, stream: BinaryIO,
         _release(image.id, holder)
         LOG.warning("upload failed; image back to queued",
                     extra={"image_id": image.id, "error": str(exc)})
+        if not isinstance(exc, UploadInterrupted):
+            _drain(stream)
         raise _as_http_error(exc, store.id) from exc
     return _finish_upload(rt, image.id, holder, store, stored, checksum, hash_value)
+
+
+def _drain(stream: BinaryIO) -> None:
+    drained = 0
+    try:
+        while drained < DRAIN_LIMIT and (chunk := stream.read(READ_CHUNK)):
+            drained += len(chunk)
+    except Exception:  # noqa: BLE001 - the client went away: nothing left to answer
+        pass
 
 
 def _finish_upload(rt, image_id, holder, store, stored, checksum, hash_value) -> Image:
