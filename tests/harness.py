@@ -242,3 +242,48 @@ class FaultyProxy:
     def close(self) -> None:
         self._closed = True
         self._server.close()
+
+
+class StaticHttpServer:
+    """Serves files from a directory on 127.0.0.1 with single byte ranges (RFC 7233)."""
+
+    def __init__(self, directory: str):
+        import functools
+        import http.server
+        import re
+        import threading
+
+        class Handler(http.server.SimpleHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                path = self.translate_path(self.path)
+                if not os.path.isfile(path):
+                    self.send_error(404)
+                    return
+                size = os.path.getsize(path)
+                first, last, status = 0, size - 1, 200
+                match = re.fullmatch(r"bytes=(\d+)-(\d*)", self.headers.get("Range", ""))
+                if match:
+                    first = int(match.group(1))
+                    last = min(int(match.group(2) or size - 1), size - 1)
+                    status = 206
+                self.send_response(status)
+                self.send_header("Content-Length", str(last - first + 1))
+                if status == 206:
+                    self.send_header("Content-Range", f"bytes {first}-{last}/{size}")
+                self.end_headers()
+                with open(path, "rb") as handle:
+                    handle.seek(first)
+                    self.wfile.write(handle.read(last - first + 1))
+
+        handler = functools.partial(Handler, directory=directory)
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.server.handle_error = lambda *args: None  # clients hang up after the headers
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -41,6 +41,7 @@ def create_app(config: Config, runtime: Runtime | None = None) -> falcon.App:
     app.add_route("/v2/images/{image_id}", images.ImageItem(rt))
     app.add_route("/v2/images/{image_id}/file", data.ImageData(rt))
     app.add_route("/v2/images/{image_id}/actions/{action}", images.ImageAction())
+    app.add_route("/v2/images/{image_id}/locations", images.ImageLocations(rt))
     app.add_route("/v2/images/{image_id}/tags/{tag}", images.ImageTag())
     member_quota = config.get_int("DEFAULT", "image_member_quota", 128)
     app.add_route("/v2/images/{image_id}/members", members.MembersCollection(rt, member_quota))

@@ -181,13 +181,22 @@ def _validator(kind: str, disk_formats: tuple, container_formats: tuple):
     return jsonschema.Draft4Validator(schema)
 
 
-def first_error(kind: str, document, disk_formats=None, container_formats=None) -> str | None:
-    """A readable message for the first schema violation, or None when valid."""
-    validator = _validator(kind, tuple(disk_formats or DISK_FORMATS),
-                           tuple(container_formats or CONTAINER_FORMATS))
+def _describe_first_error(validator, document, name: str) -> str | None:
     error = jsonschema.exceptions.best_match(validator.iter_errors(document))
     if error is None:
         return None
     where = "/".join(str(p) for p in error.absolute_path)
-    return f"Provided object does not match schema '{kind.split('_')[0]}': {error.message}" + (
+    return f"Provided object does not match schema '{name}': {error.message}" + (
         f" (at '{where}')" if where else "")
+
+
+def first_error_in(schema: dict, document, name: str) -> str | None:
+    """Like first_error, for a schema given inline."""
+    return _describe_first_error(jsonschema.Draft4Validator(schema), document, name)
+
+
+def first_error(kind: str, document, disk_formats=None, container_formats=None) -> str | None:
+    """A readable message for the first schema violation, or None when valid."""
+    validator = _validator(kind, tuple(disk_formats or DISK_FORMATS),
+                           tuple(container_formats or CONTAINER_FORMATS))
+    return _describe_first_error(validator, document, kind.split("_")[0])

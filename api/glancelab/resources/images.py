@@ -7,7 +7,7 @@ import falcon
 from glancelab import errors
 from glancelab.resources.body import read_json
 from glancelab.runtime import Runtime
-from glancelab.services import access, images, listing, patch, views
+from glancelab.services import access, images, listing, locations, patch, views
 
 
 class ImagesCollection:
@@ -70,3 +70,13 @@ class ImageTag:
                   tag: str) -> None:
         images.delete_tag(req.context.auth, image_id, tag)
         resp.status = falcon.HTTP_204
+
+
+class ImageLocations:
+    def __init__(self, rt: Runtime):
+        self.rt = rt
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response, image_id: str) -> None:
+        body = read_json(req, self.rt.settings.max_request_body_size)
+        locations.add_location(self.rt, req.context.auth, image_id, body)
+        resp.status = falcon.HTTP_202

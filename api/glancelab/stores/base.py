@@ -59,6 +59,10 @@ class Store(abc.ABC):
     def delete(self, url: str) -> None:
         """Remove the data at url; a missing object is not an error."""
 
+    def size_of(self, url: str) -> int:
+        """Size of the data at url; raises StoreError when it is not there."""
+        return self.open(url).length
+
     def recover(self, holder_prefix: str) -> list[str]:
         """Remove partial writes left by holders starting with holder_prefix; returns what went."""
         return []

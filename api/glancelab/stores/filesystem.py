@@ -88,12 +88,22 @@ class FilesystemStore(Store):
             handle = open(path, "rb")
         except FileNotFoundError:
             raise StoreError(f"store {self.id!r}: the data file {path} is missing") from None
-        total = os.fstat(handle.fileno()).st_size
+        total = handle.seek(0, os.SEEK_END) if _is_block_device(handle) \
+            else os.fstat(handle.fileno()).st_size
         handle.seek(offset)
         return ReadHandle(length=(total - offset) if length is None else length, file=handle)
 
     def delete(self, url: str) -> None:
         _remove_quietly(self.path_of(url))
+
+    def size_of(self, url: str) -> int:
+        path = self.path_of(url)
+        try:
+            with open(path, "rb") as handle:  # also proves it is readable by this user
+                return os.fstat(handle.fileno()).st_size if not _is_block_device(handle) \
+                    else handle.seek(0, os.SEEK_END)
+        except OSError as exc:
+            raise StoreError(f"store {self.id!r}: cannot read {path}: {exc.strerror}") from exc
 
     @staticmethod
     def path_of(url: str) -> str:
@@ -147,6 +157,11 @@ class FilesystemStore(Store):
             return False
         path = self.path_of(url)
         return any(os.path.dirname(path) == directory for directory, _ in self.datadirs)
+
+
+def _is_block_device(handle) -> bool:
+    import stat
+    return stat.S_ISBLK(os.fstat(handle.fileno()).st_mode)
 
 
 def _listdir(directory: str) -> list[str]:

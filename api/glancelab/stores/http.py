@@ -47,6 +47,11 @@ class HttpStore(Store):
         size = int(response.getheader("Content-Length", "0"))
         return ReadHandle(length=size, chunks=_stream(response, connection))
 
+    def size_of(self, url: str) -> int:
+        handle = self.open(url)
+        handle.chunks.close()  # the length comes from the headers; no body is read
+        return handle.length
+
     def delete(self, url: str) -> None:
         """The data belongs to the web server: dropping the location is all there is to do."""
 

@@ -1,0 +1,77 @@
+"""Images whose data stays where it is: http(s) and file locations."""
+
+import hashlib
+import os
+
+import pytest
+
+from harness import StaticHttpServer
+
+
+@pytest.fixture(scope="module")
+def web(tmp_path_factory):
+    root = tmp_path_factory.mktemp("web")
+    (root / "disk.raw").write_bytes(os.urandom(2 * 1024 * 1024 + 7))
+    server = StaticHttpServer(str(root))
+    server.root = root
+    yield server
+    server.stop()
+
+
+def test_http_location_makes_a_downloadable_image(admin, alice, web):
+    payload = (web.root / "disk.raw").read_bytes()
+    image = admin.create_image(visibility="public")
+    url = f"{web.url}/disk.raw"
+    response = admin.post(f"/v2/images/{image['id']}/locations", json={
+        "url": url, "validation_data": {"os_hash_algo": "sha512",
+                                        "os_hash_value": hashlib.sha512(payload).hexdigest()}})
+    assert response.status_code == 202, response.text
+    shown = alice.get(f"/v2/images/{image['id']}").json()
+    assert shown["status"] == "active" and shown["size"] == len(payload)
+    assert shown["os_hash_value"] == hashlib.sha512(payload).hexdigest()
+    assert alice.get(f"/v2/images/{image['id']}/file").content == payload
+    ranged = alice.get(f"/v2/images/{image['id']}/file", headers={"Range": "bytes=1000-1999"})
+    assert ranged.status_code == 206 and ranged.content == payload[1000:2000]
+    assert admin.delete(f"/v2/images/{image['id']}").status_code == 204
+    assert (web.root / "disk.raw").exists()  # the web server's data is not ours to delete
+
+
+def test_file_location_registers_host_data_without_copying(admin, tmp_path, api):
+    snapshot = tmp_path / "snapshot.img"
+    snapshot.write_bytes(b"snapshot bytes" * 1000)
+    image = admin.create_image(block_device_mapping='[{"source_type": "snapshot"}]')
+    response = admin.post(f"/v2/images/{image['id']}/locations", json={"url": f"file://{snapshot}"})
+    assert response.status_code == 202, response.text
+    shown = admin.get(f"/v2/images/{image['id']}").json()
+    assert shown["status"] == "active" and shown["size"] == snapshot.stat().st_size
+    assert admin.get(f"/v2/images/{image['id']}/file").content == snapshot.read_bytes()
+    assert image["id"] not in os.listdir(api.datadir)  # nothing was copied
+
+
+def test_locations_are_admin_only_and_need_a_queued_image(admin, alice, web):
+    image = alice.create_image()
+    url = f"{web.url}/disk.raw"
+    assert alice.post(f"/v2/images/{image['id']}/locations", json={"url": url}).status_code == 403
+    assert admin.post(f"/v2/images/{image['id']}/locations", json={"url": url}).status_code == 202
+    response = admin.post(f"/v2/images/{image['id']}/locations", json={"url": url})
+    assert response.status_code == 409
+
+
+@pytest.mark.parametrize("body, status", [
+    ({"url": "http://127.0.0.1:1/missing"}, 503),
+    ({}, 400),
+    ({"url": 5}, 400),
+    ({"url": "gopher://127.0.0.1/x"}, 400),
+])
+def test_bad_locations(admin, body, status):
+    image = admin.create_image()
+    response = admin.post(f"/v2/images/{image['id']}/locations", json=body)
+    assert response.status_code == status, response.text
+    assert admin.get(f"/v2/images/{image['id']}").json()["status"] == "queued"
+
+
+def test_missing_web_file_is_400(admin, web):
+    image = admin.create_image()
+    response = admin.post(f"/v2/images/{image['id']}/locations", json={"url": f"{web.url}/nope"})
+    assert response.status_code == 400
+    assert "404" in response.json()["message"]
