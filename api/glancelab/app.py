@@ -8,13 +8,15 @@ from glancelab import errors
 from glancelab.config import Config
 from glancelab.db import bind
 from glancelab.middleware import IdentityMiddleware, RequestIdMiddleware
-from glancelab.resources import data, discovery, images, members, stores
+from glancelab.resources import data, discovery, images, members, quotas, stores
 from glancelab.runtime import Runtime, Settings
+from glancelab.services.quotas import QuotaSettings
 from glancelab.stores import build_registry
 
 
 def build_runtime(config: Config) -> Runtime:
-    return Runtime(settings=Settings.from_config(config), stores=build_registry(config))
+    return Runtime(settings=Settings.from_config(config), stores=build_registry(config),
+                   quotas=QuotaSettings.from_config(config))
 
 
 def create_app(config: Config, runtime: Runtime | None = None) -> falcon.App:
@@ -42,10 +44,12 @@ def create_app(config: Config, runtime: Runtime | None = None) -> falcon.App:
     app.add_route("/v2/images/{image_id}/file", data.ImageData(rt))
     app.add_route("/v2/images/{image_id}/actions/{action}", images.ImageAction())
     app.add_route("/v2/images/{image_id}/locations", images.ImageLocations(rt))
-    app.add_route("/v2/images/{image_id}/tags/{tag}", images.ImageTag())
-    member_quota = config.get_int("DEFAULT", "image_member_quota", 128)
-    app.add_route("/v2/images/{image_id}/members", members.MembersCollection(rt, member_quota))
+    app.add_route("/v2/images/{image_id}/tags/{tag}", images.ImageTag(rt))
+    app.add_route("/v2/images/{image_id}/members", members.MembersCollection(rt))
     app.add_route("/v2/images/{image_id}/members/{member_id}", members.MemberItem(rt))
+    app.add_route("/v2/info/usage", quotas.Usage(rt))
+    app.add_route("/v2/quotas", quotas.QuotaCollection(rt))
+    app.add_route("/v2/quotas/{project_id}", quotas.ProjectQuota(rt))
     app.add_route("/v2/info/stores", stores.StoresInfo(rt, detail=False))
     app.add_route("/v2/info/stores/detail", stores.StoresInfo(rt, detail=True))
     app.add_route("/v2/stores/{store_id}/{image_id}", stores.StoreImage(rt))

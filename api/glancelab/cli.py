@@ -50,6 +50,52 @@ def cmd_stores_check(args) -> int:
     return 1 if failed else 0
 
 
+def _bind_database(config):
+    from glancelab.db import bind, database
+    from glancelab.db.migrations import sync
+    bind(config.get("database", "connection"))
+    sync(database.obj)
+
+
+def cmd_quota(args) -> int:
+    import json
+    from glancelab import errors
+    from glancelab.services import quotas
+    config = _load_config(args)
+    settings = quotas.QuotaSettings.from_config(config)
+    _bind_database(config)
+    if args.quota_command == "set":
+        values = {r: getattr(args, r) for r in quotas.RESOURCES if getattr(args, r) is not None}
+        values = {r: (None if v == "default" else int(v)) for r, v in values.items()}
+        if not values:
+            print("glancelab quota set: give at least one limit, e.g. --image-size-total 1024",
+                  file=sys.stderr)
+            return 2
+        try:
+            quotas.set_limits(args.project, values)
+        except errors.GlanceError as exc:
+            print(f"glancelab quota set: {exc.description}", file=sys.stderr)
+            return 2
+    projects = quotas.projects_with_limits() if args.quota_command == "list" else [args.project]
+    rows = []
+    for project in projects:
+        limits, usage = quotas.limits_for(settings, project), quotas.usage_for(project)
+        rows.append({"project_id": project, "limits": limits, "usage": usage})
+    if args.json:
+        print(json.dumps(rows if args.quota_command == "list" else rows[0], indent=2))
+        return 0
+    if not settings.unified:
+        print("note: per-project limits are not enforced: set use_keystone_limits = true")
+    for row in rows:
+        print(f"project {row['project_id']}")
+        for resource in quotas.RESOURCES:
+            limit = row["limits"][resource]
+            unit = " MiB" if resource.startswith("image_s") else ""
+            shown = "unlimited" if limit == quotas.UNLIMITED else f"{limit}{unit}"
+            print(f"  {resource:<22} limit {shown:<14} usage {row['usage'][resource]}{unit}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="glancelab", description=__doc__)
     parser.add_argument("--version", action="version", version=f"glancelab {__version__}")
@@ -65,7 +111,21 @@ def build_parser() -> argparse.ArgumentParser:
     stores_sub = stores.add_subparsers(dest="stores_command", required=True)
     stores_sub.add_parser("check", help="check that every configured store works"
                           ).set_defaults(func=cmd_stores_check)
-    for p in (serve, db, stores):
+    quota = sub.add_parser("quota", help="per-project limits (Glance's unified limit names)")
+    quota_sub = quota.add_subparsers(dest="quota_command", required=True)
+    q_set = quota_sub.add_parser("set", help="set limits of a project (MiB for sizes; -1 "
+                                             "unlimited; 'default' removes the override)")
+    q_set.add_argument("project")
+    for resource in ("image_size_total", "image_stage_total", "image_count_total",
+                     "image_count_uploading"):
+        q_set.add_argument("--" + resource.replace("_", "-"), dest=resource)
+    q_show = quota_sub.add_parser("show", help="limits and usage of a project")
+    q_show.add_argument("project")
+    quota_sub.add_parser("list", help="projects with their own limits")
+    for p in (q_set, q_show, quota_sub.choices["list"]):
+        p.add_argument("--json", action="store_true", help="machine-readable output")
+        p.set_defaults(func=cmd_quota)
+    for p in (serve, db, stores, quota):
         p.add_argument("--config", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return parser
 

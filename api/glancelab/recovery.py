@@ -24,7 +24,7 @@ def recover_uploads(stores: StoreRegistry, holder_prefix: str) -> list[str]:
         stuck = [row.id for row in Image.select(Image.id).where(
             Image.status == "saving", Image.upload_owner.startswith(holder_prefix))]
         if stuck:
-            (Image.update(status="queued", upload_owner=None, updated_at=utcnow())
+            (Image.update(status="queued", upload_owner=None, reserved=0, updated_at=utcnow())
              .where(Image.id.in_(stuck), Image.status == "saving").execute())
     for store in stores.stores.values():
         for path in store.recover(holder_prefix):

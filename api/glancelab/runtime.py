@@ -8,6 +8,7 @@ import socket
 
 from glancelab import schemas
 from glancelab.config import Config
+from glancelab.services.quotas import QuotaSettings
 from glancelab.stores import StoreRegistry
 
 
@@ -44,6 +45,7 @@ class Settings:
 class Runtime:
     settings: Settings
     stores: StoreRegistry
+    quotas: QuotaSettings = QuotaSettings()
 
 
 def upload_holder() -> str:

@@ -9,16 +9,29 @@ from __future__ import annotations
 from typing import Callable
 
 import peewee
+from playhouse import migrate
 
 from glancelab.db import models
 
 
 def _initial_schema(db: peewee.Database) -> None:
-    db.create_tables(models.ALL_MODELS, safe=True)
+    # From today's models: later steps only add what an older database lacks.
+    db.create_tables([models.Image, models.ImageProperty, models.ImageTag, models.ImageMember,
+                      models.ImageLocation], safe=True)
+
+
+def _quotas(db: peewee.Database) -> None:
+    migrator = (migrate.PostgresqlMigrator(db) if isinstance(db, peewee.PostgresqlDatabase)
+                else migrate.SqliteMigrator(db))
+    columns = {column.name for column in db.get_columns("image")}
+    if "reserved" not in columns:
+        migrate.migrate(migrator.add_column("image", "reserved", models.Image.reserved))
+    db.create_tables([models.ProjectLimit], safe=True)
 
 
 MIGRATIONS: list[tuple[int, str, Callable[[peewee.Database], None]]] = [
     (1, "images, properties, tags, members, locations", _initial_schema),
+    (2, "upload reservations and per-project limits", _quotas),
 ]
 
 

@@ -45,6 +45,8 @@ class Image(BaseModel):
     # Who is writing data right now ("host:pid"); lets a restart or a dead worker's
     # cleanup put exactly its own interrupted uploads back to queued.
     upload_owner = peewee.CharField(max_length=255, null=True, index=True)
+    # Bytes an upload in progress has been granted against its project's quota.
+    reserved = peewee.BigIntegerField(default=0)
 
     class Meta:
         indexes = ((("created_at", "id"), False),)
@@ -89,12 +91,24 @@ class ImageLocation(BaseModel):
         indexes = ((("image", "position"), False),)
 
 
+class ProjectLimit(BaseModel):
+    """A per-project override of a limit (image_size_total, image_count_total, ...)."""
+    project_id = peewee.CharField(max_length=255)
+    resource = peewee.CharField(max_length=64)
+    limit = peewee.BigIntegerField()
+    updated_at = peewee.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("project_id", "resource"), True),)
+
+
 class SchemaVersion(BaseModel):
     version = peewee.IntegerField(primary_key=True)
     applied_at = peewee.DateTimeField(default=utcnow)
 
 
-ALL_MODELS = [Image, ImageProperty, ImageTag, ImageMember, ImageLocation, SchemaVersion]
+ALL_MODELS = [Image, ImageProperty, ImageTag, ImageMember, ImageLocation, ProjectLimit,
+              SchemaVersion]
 
 
 # The queries every GET of one image makes (see db/prepared.py for why).

@@ -62,8 +62,11 @@ class ImageAction:
 
 
 class ImageTag:
+    def __init__(self, rt: Runtime):
+        self.rt = rt
+
     def on_put(self, req: falcon.Request, resp: falcon.Response, image_id: str, tag: str) -> None:
-        images.add_tag(req.context.auth, image_id, tag)
+        images.add_tag(self.rt, req.context.auth, image_id, tag)
         resp.status = falcon.HTTP_204
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response, image_id: str,

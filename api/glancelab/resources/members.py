@@ -10,9 +10,8 @@ from glancelab.services import members, views
 
 
 class MembersCollection:
-    def __init__(self, rt: Runtime, member_quota: int):
+    def __init__(self, rt: Runtime):
         self.rt = rt
-        self.member_quota = member_quota
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, image_id: str) -> None:
         rows = members.list_members(req.context.auth, image_id)
@@ -21,7 +20,8 @@ class MembersCollection:
 
     def on_post(self, req: falcon.Request, resp: falcon.Response, image_id: str) -> None:
         body = read_json(req, self.rt.settings.max_request_body_size)
-        member = members.add_member(req.context.auth, image_id, body, self.member_quota)
+        member = members.add_member(req.context.auth, image_id, body,
+                                    self.rt.quotas.image_member_quota)
         resp.media = views.member_view(member)
 
 

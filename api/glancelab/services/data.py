@@ -14,6 +14,7 @@ from glancelab.db.models import LOCATIONS_OF, Image, ImageLocation, utcnow
 from glancelab.runtime import Runtime, upload_holder
 from glancelab.services import access
 from glancelab.services.digest import ParallelDigest
+from glancelab.services.quotas import StorageGrant
 from glancelab.stores import ReadHandle, StoreError, StoreFull, StoreUnavailable
 
 LOG = logging.getLogger(__name__)
@@ -30,7 +31,7 @@ class UploadInterrupted(Exception):
 
 
 def _request_chunks(stream: BinaryIO, expected: int | None, cap: int, cap_message: str,
-                    digest: ParallelDigest) -> Iterator[bytes]:
+                    digest: ParallelDigest, grant: StorageGrant) -> Iterator[bytes]:
     total = 0
     while True:
         try:
@@ -43,6 +44,7 @@ def _request_chunks(stream: BinaryIO, expected: int | None, cap: int, cap_messag
         total += len(chunk)
         if total > cap:
             raise errors.too_large(cap_message)
+        grant.cover(total)  # quotas hold mid-stream: no byte past the limit reaches a store
         digest.update(chunk)
         yield chunk
     if expected is not None and total != expected:
@@ -60,7 +62,7 @@ def _claim_for_upload(image: Image, holder: str) -> None:
 
 
 def _release(image_id: str, holder: str) -> None:
-    (Image.update(status="queued", upload_owner=None, updated_at=utcnow())
+    (Image.update(status="queued", upload_owner=None, reserved=0, updated_at=utcnow())
      .where(Image.id == image_id, Image.status == "saving", Image.upload_owner == holder)
      .execute())
 
@@ -86,8 +88,10 @@ def upload(rt: Runtime, ctx: RequestContext, image_id: str, stream: BinaryIO,
     holder = upload_holder()
     _claim_for_upload(image, holder)
     digest = ParallelDigest()
+    grant = StorageGrant(rt.quotas, image.id, image.owner)
     try:
-        chunks = _request_chunks(stream, content_length, cap, cap_message, digest)
+        grant.start(content_length)
+        chunks = _request_chunks(stream, content_length, cap, cap_message, digest, grant)
         stored = store.write(image.id, chunks, content_length, holder)
         checksum, hash_value = digest.hexdigests()
     except BaseException as exc:
@@ -112,7 +116,7 @@ def _drain(stream: BinaryIO) -> None:
 
 def _finish_upload(rt, image_id, holder, store, stored, checksum, hash_value) -> Image:
     with database.atomic():
-        done = (Image.update(status="active", upload_owner=None, size=stored.size,
+        done = (Image.update(status="active", upload_owner=None, size=stored.size, reserved=0,
                              checksum=checksum, os_hash_algo="sha512",
                              os_hash_value=hash_value, updated_at=utcnow())
                 .where(Image.id == image_id, Image.status == "saving",

@@ -11,7 +11,7 @@ from glancelab.context import RequestContext
 from glancelab.db import database
 from glancelab.db.models import Image, ImageLocation, ImageProperty, ImageTag, utcnow
 from glancelab.runtime import Runtime
-from glancelab.services import access, patch
+from glancelab.services import access, patch, quotas
 from glancelab.services.views import CORE_FIELDS, ImageDetails
 
 LOG = logging.getLogger(__name__)
@@ -40,6 +40,13 @@ def _validate(rt: Runtime, document: dict) -> None:
         raise errors.bad_request(problem)
 
 
+def _check_counts(rt: Runtime, document: dict) -> None:
+    extra = [key for key in document if key not in CORE_FIELDS and key not in CREATE_FIELDS]
+    quotas.check_count("image properties", len(extra), rt.quotas.image_property_quota)
+    quotas.check_count("image tags", len(_unique(document.get("tags") or [])),
+                       rt.quotas.image_tag_quota)
+
+
 def _unique(tags: list[str]) -> list[str]:
     return list(dict.fromkeys(tags))
 
@@ -55,6 +62,8 @@ def create_image(rt: Runtime, ctx: RequestContext, body) -> Image:
     _check_visibility_change(ctx, body.get("visibility"))
     owner = body.get("owner", ctx.project_id)
     _check_owner_change(ctx, owner)
+    _check_counts(rt, body)
+    quotas.check_image_count(rt.quotas, owner)
     image_id = body.get("id") or str(uuid.uuid4())
     now = utcnow()
     image = Image(
@@ -94,6 +103,7 @@ def update_image(rt: Runtime, ctx: RequestContext, image_id: str, document) -> I
             _check_visibility_change(ctx, after["visibility"])
         if after["owner"] != before["owner"]:
             _check_owner_change(ctx, after["owner"])
+        _check_counts(rt, after)
         _save_changes(image, before, after)
     return image
 
@@ -158,13 +168,15 @@ def set_active_state(ctx: RequestContext, image_id: str, deactivate: bool) -> No
         image.save()
 
 
-def add_tag(ctx: RequestContext, image_id: str, tag: str) -> None:
+def add_tag(rt: Runtime, ctx: RequestContext, image_id: str, tag: str) -> None:
     if not tag or len(tag) > 255:
         raise errors.bad_request("A tag must be 1 to 255 characters long.")
     with database.atomic():
         image = access.get_visible_image(ctx, image_id)
         access.require_modify(ctx, image, "modify_image")
         if not ImageTag.select().where(ImageTag.image == image.id, ImageTag.value == tag).exists():
+            count = ImageTag.select().where(ImageTag.image == image.id).count()
+            quotas.check_count("image tags", count + 1, rt.quotas.image_tag_quota)
             ImageTag.create(image=image.id, value=tag)
             Image.update(updated_at=utcnow()).where(Image.id == image.id).execute()
 

@@ -15,7 +15,7 @@ from glancelab.context import RequestContext
 from glancelab.db import database
 from glancelab.db.models import Image, ImageLocation, utcnow
 from glancelab.runtime import Runtime
-from glancelab.services import access
+from glancelab.services import access, quotas
 from glancelab.stores import StoreError, StoreUnavailable
 
 LOCATION_BODY = schemas.image_properties()["locations"]["items"]
@@ -30,6 +30,8 @@ def add_location(rt: Runtime, ctx: RequestContext, image_id: str, body) -> Image
         raise errors.bad_request(problem)
     image = access.get_visible_image(ctx, image_id)
     access.require_admin(ctx, "add_location")
+    existing = ImageLocation.select().where(ImageLocation.image == image.id).count()
+    quotas.check_count("image locations", existing + 1, rt.quotas.image_location_quota)
     url = body["url"]
     try:
         store = rt.stores.for_location(url, body["metadata"])

@@ -6,7 +6,7 @@ from glancelab import errors, schemas
 from glancelab.context import RequestContext
 from glancelab.db import database
 from glancelab.db.models import ImageMember, utcnow
-from glancelab.services import access
+from glancelab.services import access, quotas
 
 
 def _body(kind: str, body) -> dict:
@@ -31,10 +31,9 @@ def add_member(ctx: RequestContext, image_id: str, body, member_quota: int) -> I
         if ImageMember.get_or_none(ImageMember.image == image.id,
                                    ImageMember.member == member_id):
             raise errors.conflict(f"Member {member_id} already exists for image {image_id}.")
-        if member_quota >= 0 and \
-                ImageMember.select().where(ImageMember.image == image.id).count() >= member_quota:
-            raise errors.too_large(f"Maximum number of image members ({member_quota}) reached "
-                                   f"for image {image_id}; remove a member first.")
+        quotas.check_count("image members",
+                           ImageMember.select().where(ImageMember.image == image.id).count() + 1,
+                           member_quota)
         return ImageMember.create(image=image.id, member=member_id, status="pending")
 
 
