@@ -193,9 +193,10 @@ def test_server_crash_mid_upload_is_recovered_on_restart(crash_server):
     sock = _start_raw_upload(crash_server.url, image["id"], 50_000_000, os.urandom(1_000_000),
                              project="admin")
     assert _wait_for(lambda: client.get(f"/v2/images/{image['id']}").json()["status"] == "saving")
+    assert _wait_for(lambda: _temp_files(crash_server.datadir))
     crash_server.stop(9)  # the whole process group, no cleanup at all
     sock.close()
-    assert _wait_for(lambda: _temp_files(crash_server.datadir))
+    assert _temp_files(crash_server.datadir)
     crash_server.start()
     assert client.get(f"/v2/images/{image['id']}").json()["status"] == "queued"
     assert _temp_files(crash_server.datadir) == []
