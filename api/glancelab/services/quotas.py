@@ -24,6 +24,7 @@ UNLIMITED = -1
 RESOURCES = ("image_size_total", "image_stage_total", "image_count_total", "image_count_uploading")
 UPLOADING_STATUSES = ("saving", "uploading", "importing")
 GRANT_STEP = 16 * MiB  # how much more an upload asks for at a time
+EXACT_BELOW = 64 * GRANT_STEP  # closer than this to a limit, grants are exact
 
 
 @dataclasses.dataclass(frozen=True)
@@ -191,7 +192,11 @@ class StorageGrant:
                     f"Denying attempt to upload image because it exceeds the quota: the data "
                     f"({total} bytes) would exceed {name}. {max(remaining + self.granted, 0)} "
                     "bytes remaining.")
-            grant = needed if exact else min(max(needed, GRANT_STEP), remaining)
+            # Far from the limit, ask ahead to save locked round trips; near it, take
+            # exactly what arrived, so bytes held ahead by parallel uploads of the same
+            # project never refuse data that would fit.
+            ahead = not exact and remaining >= EXACT_BELOW
+            grant = max(needed, GRANT_STEP) if ahead else needed
             (Image.update(reserved=Image.reserved + grant)
              .where(Image.id == self.image_id).execute())
             self.granted += grant
