@@ -11,7 +11,7 @@ import pytest
 sys.path.insert(0, os.path.dirname(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "api"))
 
-from harness import ApiServer, Postgres  # noqa: E402
+from harness import ApiServer, Postgres, Service, free_port_block  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -37,3 +37,33 @@ def api(request, session_dir):
     server = ApiServer(os.path.join(session_dir, f"api-{request.param}"), database_url).start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_service(session_dir):
+    service = Service("s3", os.path.join(session_dir, "s3"), free_port_block(8)).start()
+    yield service
+    service.stop()
+
+
+@pytest.fixture(scope="session")
+def swift_service(session_dir):
+    service = Service("swift", os.path.join(session_dir, "swift"), free_port_block(5)).start()
+    yield service
+    service.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_client(s3_service):
+    import boto3
+    env = s3_service.env
+    return boto3.client("s3", endpoint_url=env["S3_ENDPOINT"], aws_access_key_id=env["S3_ACCESS_KEY"],
+                        aws_secret_access_key=env["S3_SECRET_KEY"], region_name="us-east-1")
+
+
+@pytest.fixture(scope="session")
+def swift_client(swift_service):
+    import swiftclient
+    env = swift_service.env
+    return swiftclient.Connection(authurl=env["SWIFT_AUTH_URL"], user=env["SWIFT_USER"],
+                                  key=env["SWIFT_KEY"])

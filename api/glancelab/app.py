@@ -5,10 +5,11 @@ from __future__ import annotations
 import falcon
 
 from glancelab import errors
+from glancelab.cache import ImageCache
 from glancelab.config import Config
 from glancelab.db import bind
 from glancelab.middleware import IdentityMiddleware, RequestIdMiddleware
-from glancelab.resources import data, discovery, images, members, quotas, stores
+from glancelab.resources import cache, data, discovery, images, members, quotas, stores
 from glancelab.runtime import Runtime, Settings
 from glancelab.services.quotas import QuotaSettings
 from glancelab.stores import build_registry
@@ -16,7 +17,8 @@ from glancelab.stores import build_registry
 
 def build_runtime(config: Config) -> Runtime:
     return Runtime(settings=Settings.from_config(config), stores=build_registry(config),
-                   quotas=QuotaSettings.from_config(config))
+                   quotas=QuotaSettings.from_config(config),
+                   cache=ImageCache.from_config(config))
 
 
 def create_app(config: Config, runtime: Runtime | None = None) -> falcon.App:
@@ -47,6 +49,8 @@ def create_app(config: Config, runtime: Runtime | None = None) -> falcon.App:
     app.add_route("/v2/images/{image_id}/tags/{tag}", images.ImageTag(rt))
     app.add_route("/v2/images/{image_id}/members", members.MembersCollection(rt))
     app.add_route("/v2/images/{image_id}/members/{member_id}", members.MemberItem(rt))
+    app.add_route("/v2/cache", cache.CacheCollection(rt))
+    app.add_route("/v2/cache/{image_id}", cache.CachedImageResource(rt))
     app.add_route("/v2/info/usage", quotas.Usage(rt))
     app.add_route("/v2/quotas", quotas.QuotaCollection(rt))
     app.add_route("/v2/quotas/{project_id}", quotas.ProjectQuota(rt))

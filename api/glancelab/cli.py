@@ -96,6 +96,60 @@ def cmd_quota(args) -> int:
     return 0
 
 
+def cmd_cache(args) -> int:
+    from glancelab.app import build_runtime
+    from glancelab.cache import entry_view
+    from glancelab.services import cache as cache_service
+    config = _load_config(args)
+    rt = build_runtime(config)
+    if rt.cache is None:
+        print("glancelab cache: the image cache is not enabled; set image_cache_dir in "
+              "glance-api.conf", file=sys.stderr)
+        return 2
+    command = args.cache_command
+    if command in ("queue", "prefetch"):
+        _bind_database(config)
+    if command == "list":
+        entries = rt.cache.cached()
+        print(f"{'image id':<36}  {'size':>12}  {'hits':>5}  last accessed")
+        for entry in entries:
+            view = entry_view(entry)
+            print(f"{view['image_id']:<36}  {view['size']:>12}  {view['hits']:>5}  "
+                  f"{entry.last_accessed:%Y-%m-%d %H:%M:%S}")
+        total = sum(e.size for e in entries)
+        print(f"{len(entries)} cached, {total} of {rt.cache.max_size} bytes; "
+              f"{len(rt.cache.queued())} queued")
+    elif command == "queue":
+        from glancelab.db.models import Image
+        image = Image.get_or_none(Image.id == args.image_id)
+        if image is None or image.status != "active":
+            print(f"glancelab cache queue: {args.image_id} is not an active image", file=sys.stderr)
+            return 1
+        rt.cache.queue(args.image_id)
+        print(f"queued {args.image_id}; `glancelab cache prefetch` caches it")
+    elif command == "delete":
+        if not rt.cache.delete(args.image_id):
+            print(f"glancelab cache delete: {args.image_id} is not cached", file=sys.stderr)
+            return 1
+        print(f"deleted {args.image_id} from the cache")
+    elif command == "prune":
+        removed = rt.cache.prune()
+        print(f"pruned {len(removed)} image(s); cache now {rt.cache.total_size()} of "
+              f"{rt.cache.max_size} bytes")
+    elif command == "clean":
+        removed = rt.cache.clean(verify=args.verify)
+        print(f"cleaned {len(removed)} stalled or invalid file(s)")
+        for path in removed:
+            print(f"  {path}")
+    elif command == "prefetch":
+        results = cache_service.prefetch(rt)
+        for image_id, outcome in results.items():
+            print(f"{image_id}: {outcome}")
+        print(f"prefetched {sum(r == 'cached' for r in results.values())} of {len(results)}")
+        return 1 if any(r.startswith("failed") for r in results.values()) else 0
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="glancelab", description=__doc__)
     parser.add_argument("--version", action="version", version=f"glancelab {__version__}")
@@ -125,7 +179,20 @@ def build_parser() -> argparse.ArgumentParser:
     for p in (q_set, q_show, quota_sub.choices["list"]):
         p.add_argument("--json", action="store_true", help="machine-readable output")
         p.set_defaults(func=cmd_quota)
-    for p in (serve, db, stores, quota):
+    cache = sub.add_parser("cache", help="this node's image cache (suits cron)")
+    cache_sub = cache.add_subparsers(dest="cache_command", required=True)
+    cache_sub.add_parser("list", help="cached and queued images")
+    cache_sub.add_parser("queue", help="queue an image for the prefetcher").add_argument("image_id")
+    cache_sub.add_parser("delete", help="drop a cached image").add_argument("image_id")
+    cache_sub.add_parser("prune", help="drop least recently used images down to "
+                                       "image_cache_max_size")
+    cache_sub.add_parser("clean", help="drop stalled partial files and invalid entries"
+                         ).add_argument("--verify", action="store_true",
+                                        help="also re-check every file's md5")
+    cache_sub.add_parser("prefetch", help="cache the queued images now")
+    for p in cache_sub.choices.values():
+        p.set_defaults(func=cmd_cache)
+    for p in (serve, db, stores, quota, cache):
         p.add_argument("--config", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return parser
 

@@ -7,6 +7,7 @@ import os
 import socket
 
 from glancelab import schemas
+from glancelab.cache import ImageCache
 from glancelab.config import Config
 from glancelab.services.quotas import QuotaSettings
 from glancelab.stores import StoreRegistry
@@ -46,6 +47,7 @@ class Runtime:
     settings: Settings
     stores: StoreRegistry
     quotas: QuotaSettings = QuotaSettings()
+    cache: "ImageCache | None" = None
 
 
 def upload_holder() -> str:

@@ -6,24 +6,10 @@ import os
 
 import pytest
 
-from harness import ApiServer, FaultyProxy, Service, free_port_block
+from harness import ApiServer, FaultyProxy
 
 BUCKET = "glance-images"
 CONTAINER = "glance"
-
-
-@pytest.fixture(scope="session")
-def s3_service(session_dir):
-    service = Service("s3", os.path.join(session_dir, "s3"), free_port_block(8)).start()
-    yield service
-    service.stop()
-
-
-@pytest.fixture(scope="session")
-def swift_service(session_dir):
-    service = Service("swift", os.path.join(session_dir, "swift"), free_port_block(5)).start()
-    yield service
-    service.stop()
 
 
 @pytest.fixture(scope="session")
@@ -103,17 +89,3 @@ def multistore_api(session_dir, s3_service, swift_service, s3_proxy, swift_proxy
     server.stop()
 
 
-@pytest.fixture(scope="session")
-def s3_client(s3_service):
-    import boto3
-    env = s3_service.env
-    return boto3.client("s3", endpoint_url=env["S3_ENDPOINT"], aws_access_key_id=env["S3_ACCESS_KEY"],
-                        aws_secret_access_key=env["S3_SECRET_KEY"], region_name="us-east-1")
-
-
-@pytest.fixture(scope="session")
-def swift_client(swift_service):
-    import swiftclient
-    env = swift_service.env
-    return swiftclient.Connection(authurl=env["SWIFT_AUTH_URL"], user=env["SWIFT_USER"],
-                                  key=env["SWIFT_KEY"])

@@ -207,11 +207,39 @@ def open_download(rt: Runtime, ctx: RequestContext, image_id: str,
     if range_header:
         first, last = parse_range(range_header, size)
         partial = True
-    store = rt.stores.for_location(url, json.loads(metadata))
+    if rt.cache is not None and image.status == "active":
+        cached = rt.cache.open_cached(image.id, image.size, image.checksum)
+        if cached is not None:
+            cached.seek(first)
+            return Download(ReadHandle(length=last - first + 1, file=cached), image, first,
+                            last, partial)
+    handle = open_store_data(rt, url, json.loads(metadata), first, last - first + 1)
+    if rt.cache is not None and image.status == "active" and not partial:
+        # First full download: tee it into the cache (through Python, not sendfile).
+        handle = ReadHandle(length=handle.length, chunks=rt.cache.tee(
+            image.id, image.size, image.checksum, iter_chunks(handle)))
+    return Download(handle, image, first, last, partial)
+
+
+def open_store_data(rt: Runtime, url: str, metadata: dict, offset: int, length: int) -> ReadHandle:
+    store = rt.stores.for_location(url, metadata)
     try:
-        handle = store.open(url, offset=first, length=last - first + 1)
+        return store.open(url, offset=offset, length=length)
     except StoreUnavailable as exc:
         raise errors.unavailable(f"{exc}; retry later.") from exc
     except StoreError as exc:
         raise errors.GlanceError(500, str(exc)) from exc
-    return Download(handle, image, first, last, partial)
+
+
+def iter_chunks(handle: ReadHandle) -> Iterator[bytes]:
+    """The data of a read handle as chunks, whether it is a file or already chunks."""
+    if handle.file is None:
+        yield from handle.chunks
+        return
+    try:
+        left = handle.length
+        while left > 0 and (chunk := handle.file.read(min(READ_CHUNK, left))):
+            left -= len(chunk)
+            yield chunk
+    finally:
+        handle.close()

@@ -150,6 +150,8 @@ def delete_image(rt: Runtime, ctx: RequestContext, image_id: str) -> None:
         except Exception:  # noqa: BLE001 - the image is gone; log and let recovery sweep
             LOG.exception("could not delete image data", extra={"image_id": image_id,
                                                                 "url": location.url})
+    if rt.cache is not None:
+        rt.cache.delete(image_id, "image deleted")
     LOG.info("image deleted", extra={"image_id": image_id, "project_id": ctx.project_id})
 
 

@@ -1,0 +1,254 @@
+"""The image cache with an S3-backed image: tee, hits, corruption, concurrency, management."""
+
+import concurrent.futures
+import hashlib
+import os
+import socket
+import subprocess
+import time
+
+import pytest
+
+from harness import GLANCELAB, ApiServer
+from helpers import ADMIN, Client, identity
+
+MiB = 1024 * 1024
+
+
+@pytest.fixture(scope="module")
+def cache_api(tmp_path_factory, s3_service):
+    work = tmp_path_factory.mktemp("cache-api")
+    env = s3_service.env
+    server = ApiServer(str(work), extra_conf=f"""
+        [DEFAULT]
+        enabled_backends = local:file, s3:s3
+        image_cache_dir = {work}/cache
+        image_cache_max_size = 4MB
+        image_cache_stall_time = 60
+
+        [glance_store]
+        default_backend = s3
+
+        [local]
+        filesystem_store_datadir = {work}/local
+
+        [s3]
+        s3_store_host = {env['S3_ENDPOINT']}
+        s3_store_access_key = {env['S3_ACCESS_KEY']}
+        s3_store_secret_key = {env['S3_SECRET_KEY']}
+        s3_store_bucket = cache-images
+        s3_store_create_bucket_on_put = true
+        """)
+    server.base_store_conf = False
+    server.cache_dir = os.path.join(str(work), "cache")
+    yield server.start()
+    server.stop()
+
+
+@pytest.fixture
+def admin(cache_api):
+    client = Client(cache_api.url, ADMIN)
+    yield client
+    client.delete("/v2/cache")  # every test starts with an empty cache and queue
+
+
+def s3_image(admin, size=MiB + 7):
+    payload = os.urandom(size)
+    image = admin.create_image()
+    assert admin.upload(image["id"], payload).status_code == 204
+    return image["id"], payload
+
+
+def cached(admin):
+    return {e["image_id"]: e for e in admin.get("/v2/cache").json()["cached_images"]}
+
+
+def download_into_cache(admin, image_id):
+    """Download, then wait for the copy to be committed (just after the last byte went)."""
+    body = admin.get(f"/v2/images/{image_id}/file").content
+    deadline = time.monotonic() + 10
+    while image_id not in cached(admin) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert image_id in cached(admin)
+    return body
+
+
+def test_second_download_comes_from_the_cache(admin, cache_api, s3_client):
+    image_id, payload = s3_image(admin)
+    assert image_id not in cached(admin)
+    assert download_into_cache(admin, image_id) == payload
+    entry = cached(admin)[image_id]
+    assert entry["size"] == len(payload) and entry["hits"] == 0
+    assert admin.get(f"/v2/images/{image_id}/file").content == payload
+    assert cached(admin)[image_id]["hits"] == 1
+    # Proof it is the cache serving: the object is gone from S3, the bytes still come.
+    s3_client.delete_object(Bucket="cache-images", Key=image_id)
+    response = admin.get(f"/v2/images/{image_id}/file")
+    assert response.content == payload
+    assert response.headers["Content-MD5"] == hashlib.md5(payload).hexdigest()
+    ranged = admin.get(f"/v2/images/{image_id}/file", headers={"Range": "bytes=10-19"})
+    assert ranged.status_code == 206 and ranged.content == payload[10:20]
+
+
+def test_range_download_does_not_fill_the_cache(admin):
+    image_id, payload = s3_image(admin)
+    response = admin.get(f"/v2/images/{image_id}/file", headers={"Range": "bytes=0-99"})
+    assert response.content == payload[:100]
+    assert image_id not in cached(admin)
+
+
+@pytest.mark.parametrize("damage", ["truncate", "same-size-rewrite", "remove"])
+def test_damaged_cache_file_is_never_served(admin, cache_api, damage):
+    image_id, payload = s3_image(admin)
+    download_into_cache(admin, image_id)
+    path = os.path.join(cache_api.cache_dir, image_id)
+    if damage == "truncate":
+        os.truncate(path, 100)
+    elif damage == "same-size-rewrite":
+        time.sleep(0.01)
+        with open(path, "r+b") as handle:
+            handle.write(b"\0" * 4096)
+    else:
+        os.unlink(path)
+    assert download_into_cache(admin, image_id) == payload
+    # The damaged copy was dropped and this download cached a good one again.
+    with open(path, "rb") as handle:
+        assert hashlib.md5(handle.read()).hexdigest() == hashlib.md5(payload).hexdigest()
+
+
+def test_parallel_first_downloads_never_corrupt_the_cache(admin, cache_api):
+    image_id, payload = s3_image(admin, 3 * MiB)
+    with concurrent.futures.ThreadPoolExecutor(6) as pool:
+        bodies = list(pool.map(lambda _: Client(cache_api.url, ADMIN).get(
+            f"/v2/images/{image_id}/file").content, range(6)))
+    assert all(body == payload for body in bodies)
+    download_into_cache(admin, image_id)
+    with open(os.path.join(cache_api.cache_dir, image_id), "rb") as handle:
+        assert handle.read() == payload
+    assert list(cached(admin)) == [image_id]
+    assert os.listdir(os.path.join(cache_api.cache_dir, "incomplete")) == []
+
+
+def test_client_leaving_mid_download_leaves_no_partial_copy(admin, cache_api):
+    image_id, _ = s3_image(admin, 3 * MiB)
+    host, port = cache_api.url.split("//")[1].split(":")
+    with socket.create_connection((host, int(port))) as sock:
+        sock.sendall(f"GET /v2/images/{image_id}/file HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        sock.recv(65536)
+    deadline = time.monotonic() + 10
+    while os.listdir(os.path.join(cache_api.cache_dir, "incomplete")) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert os.listdir(os.path.join(cache_api.cache_dir, "incomplete")) == []
+    assert image_id not in cached(admin)
+
+
+def test_cache_api_queue_prefetch_delete_clear(admin, cache_api):
+    image_id, payload = s3_image(admin)
+    assert admin.put(f"/v2/cache/{image_id}").status_code == 202
+    assert admin.get("/v2/cache").json()["queued_images"] == [image_id]
+    result = subprocess.run([GLANCELAB, "--config", cache_api.config_path, "cache", "prefetch"],
+                            capture_output=True, text=True, cwd=cache_api.workdir, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert f"{image_id}: cached" in result.stdout
+    listing = admin.get("/v2/cache").json()
+    assert image_id in [e["image_id"] for e in listing["cached_images"]]
+    assert listing["queued_images"] == []
+    assert admin.delete(f"/v2/cache/{image_id}").status_code == 204
+    assert admin.delete(f"/v2/cache/{image_id}").status_code == 404
+    admin.put(f"/v2/cache/{image_id}")
+    download_into_cache(admin, image_id)
+    assert admin.delete("/v2/cache", headers={"x-image-cache-clear-target": "queue"}).status_code == 204
+    listing = admin.get("/v2/cache").json()
+    assert listing["queued_images"] == [] and len(listing["cached_images"]) == 1
+    assert admin.delete("/v2/cache", headers={"x-image-cache-clear-target": "nope"}).status_code == 400
+    assert admin.delete("/v2/cache", headers={"x-image-cache-clear-target": "cache"}).status_code == 204
+    assert admin.get("/v2/cache").json()["cached_images"] == []
+
+
+def test_cache_api_is_admin_only(cache_api, admin):
+    member = Client(cache_api.url, identity("project-x"))
+    assert member.get("/v2/cache").status_code == 403
+    assert member.delete("/v2/cache").status_code == 403
+
+
+def test_prune_drops_least_recently_used_down_to_max_size(admin, cache_api):
+    ids = []
+    for _ in range(3):
+        image_id, _ = s3_image(admin, int(1.5 * MiB))
+        download_into_cache(admin, image_id)
+        ids.append(image_id)
+        time.sleep(0.05)
+    admin.get(f"/v2/images/{ids[0]}/file")  # the oldest becomes the most recently used
+    result = subprocess.run([GLANCELAB, "--config", cache_api.config_path, "cache", "prune"],
+                            capture_output=True, text=True, cwd=cache_api.workdir, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert sorted(cached(admin)) == sorted([ids[0], ids[2]])
+    assert not os.path.exists(os.path.join(cache_api.cache_dir, ids[1]))
+
+
+def test_clean_removes_stalled_and_invalid_files(admin, cache_api):
+    image_id, _ = s3_image(admin)
+    download_into_cache(admin, image_id)
+    stalled = os.path.join(cache_api.cache_dir, "incomplete", "stalled.123.456")
+    fresh = os.path.join(cache_api.cache_dir, "incomplete", "fresh.123.456")
+    stranger = os.path.join(cache_api.cache_dir, "0e0e0e0e-0000-4000-8000-000000000000")
+    for path in (stalled, fresh, stranger):
+        with open(path, "wb") as handle:
+            handle.write(b"partial")
+    old = time.time() - 3600
+    os.utime(stalled, (old, old))
+    # A sneaky change that keeps size and mtime: only --verify can see it.
+    path = os.path.join(cache_api.cache_dir, image_id)
+    stat = os.stat(path)
+    with open(path, "r+b") as handle:
+        handle.write(b"\xff" * 16)
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    run = lambda *a: subprocess.run([GLANCELAB, "--config", cache_api.config_path, "cache", *a],  # noqa: E731
+                                    capture_output=True, text=True, cwd=cache_api.workdir, timeout=60)
+    assert run("clean").returncode == 0
+    assert not os.path.exists(stalled) and not os.path.exists(stranger)
+    assert os.path.exists(fresh)
+    assert image_id in cached(admin)
+    assert run("clean", "--verify").returncode == 0
+    assert image_id not in cached(admin) and not os.path.exists(path)
+    os.unlink(fresh)
+
+
+def test_deleting_an_image_drops_its_cached_copy(admin, cache_api):
+    image_id, _ = s3_image(admin)
+    download_into_cache(admin, image_id)
+    assert admin.delete(f"/v2/images/{image_id}").status_code == 204
+    assert image_id not in cached(admin)
+    assert not os.path.exists(os.path.join(cache_api.cache_dir, image_id))
+
+
+def test_full_cache_disk_never_fails_a_download(tmp_path, s3_service):
+    small = tmp_path / "small-cache"
+    small.mkdir()
+    mount = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(small)],
+                           capture_output=True, text=True)
+    if mount.returncode:
+        pytest.skip(f"cannot mount a small tmpfs here: {mount.stderr.strip()}")
+    server = ApiServer(str(tmp_path / "api"), extra_conf=f"""
+        [DEFAULT]
+        image_cache_dir = {small}
+        """)
+    try:
+        server.start()
+        client = Client(server.url, ADMIN)
+        payload = os.urandom(3 * MiB)
+        image = client.create_image()
+        client.upload(image["id"], payload)
+        response = client.get(f"/v2/images/{image['id']}/file")
+        assert response.status_code == 200 and response.content == payload
+        assert client.get("/v2/cache").json()["cached_images"] == []
+        assert os.listdir(small / "incomplete") == []
+    finally:
+        server.stop()
+        subprocess.run(["umount", str(small)], check=False)
+
+
+def test_cache_api_is_404_when_the_cache_is_off(api):
+    response = Client(api.url, ADMIN).get("/v2/cache")
+    assert response.status_code == 404
+    assert "image_cache_dir" in response.json()["message"]
