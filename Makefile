@@ -29,6 +29,7 @@ bench: install-test
 	WITH_BENCH=1 scripts/install-system-deps
 	$(BIN)/python bench/api_bench.py
 	$(BIN)/python bench/stores_bench.py
+	$(BIN)/python bench/cache_bench.py
 
 clean:
 	rm -rf $(VENV) var *.egg-info api/*.egg-info
