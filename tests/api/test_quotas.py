@@ -93,10 +93,14 @@ def test_parallel_uploads_cannot_exceed_the_quota_together(project, quota_api):
     with concurrent.futures.ThreadPoolExecutor(3) as pool:
         results = list(pool.map(lambda img: project.upload(img["id"], chunked(int(1.5 * MiB))),
                                 images))
-    codes = sorted(r.status_code for r in results)
-    assert codes.count(204) == 2 and codes.count(413) == 1, codes
-    sizes = [project.get(f"/v2/images/{i['id']}").json()["size"] or 0 for i in images]
-    assert sum(sizes) <= QUOTA
+    codes = [r.status_code for r in results]
+    # All three cannot fit; which ones get through depends on timing, never the total.
+    assert set(codes) <= {204, 413} and 413 in codes, codes
+    shown = [project.get(f"/v2/images/{i['id']}").json() for i in images]
+    assert sum(image["size"] or 0 for image in shown) <= QUOTA
+    for code, image in zip(codes, shown):
+        assert image["status"] == ("active" if code == 204 else "queued")
+    assert all(no_data_left(quota_api, i["id"]) for c, i in zip(codes, images) if c == 413)
 
 
 def test_parallel_small_uploads_that_fit_all_succeed(project):
