@@ -11,7 +11,8 @@ from glancelab.config import Config, ConfigError
 
 
 def _load_config(args) -> Config:
-    return Config.load(args.config or os.environ.get("GLANCELAB_CONFIG"))
+    return Config.load(args.config or os.environ.get("GLANCELAB_CONFIG"),
+                       config_dir=getattr(args, "config_dir", None))
 
 
 def cmd_serve(args) -> int:
@@ -155,6 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"glancelab {__version__}")
     parser.add_argument("--config", help="glance-api.conf style file "
                         "(default: $GLANCELAB_CONFIG, else built-in defaults under ./var)")
+    parser.add_argument("--config-dir", help="also read every *.conf here, in name order "
+                        "(default: FILE.d next to --config when it exists)")
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the API server")
     serve.set_defaults(func=cmd_serve)

@@ -65,12 +65,29 @@ class Config:
         self.path = path
 
     @classmethod
-    def load(cls, path: str | None = None, environ: dict[str, str] | None = None) -> "Config":
+    def load(cls, path: str | None = None, environ: dict[str, str] | None = None,
+             config_dir: str | None = None) -> "Config":
+        """The file, then every *.conf of its config directory in name order (later wins).
+
+        Like oslo.config, FILE.d next to the file (glance-api.conf.d) is read when it
+        exists, so tools can each own one snippet instead of editing one file.
+        """
         parser = _new_parser()
+        files = []
         if path:
             if not os.path.exists(path):
                 raise ConfigError(f"config file {path} does not exist")
-            parser.read(path)
+            files.append(path)
+            config_dir = config_dir or (f"{path}.d" if os.path.isdir(f"{path}.d") else None)
+        if config_dir:
+            if not os.path.isdir(config_dir):
+                raise ConfigError(f"config directory {config_dir} does not exist")
+            files += [os.path.join(config_dir, name) for name in sorted(os.listdir(config_dir))
+                      if name.endswith(".conf")]
+        try:
+            parser.read(files)
+        except configparser.Error as exc:
+            raise ConfigError(f"cannot parse the configuration: {exc}") from None
         return cls(parser, environ, path)
 
     def get(self, section: str, key: str, default: str | None = None) -> str | None:
