@@ -51,6 +51,22 @@ def cmd_stores_check(args) -> int:
     return 1 if failed else 0
 
 
+def cmd_db_relocate(args) -> int:
+    """Point file:// locations under OLD at NEW (after moving a filesystem store)."""
+    import peewee
+    from glancelab.db.models import ImageLocation
+    config = _load_config(args)
+    _bind_database(config)
+    old = "file://" + os.path.abspath(args.old).rstrip("/") + "/"
+    new = "file://" + os.path.abspath(args.new).rstrip("/") + "/"
+    moved = (ImageLocation
+             .update(url=peewee.fn.REPLACE(ImageLocation.url, old, new))
+             .where(ImageLocation.url.startswith(old))
+             .execute())
+    print(f"relocated {moved} location(s) from {old} to {new}")
+    return 0
+
+
 def _bind_database(config):
     from glancelab.db import bind, database
     from glancelab.db.migrations import sync
@@ -164,6 +180,11 @@ def build_parser() -> argparse.ArgumentParser:
     db = sub.add_parser("db", help="database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     db_sub.add_parser("sync", help="create or migrate the schema").set_defaults(func=cmd_db_sync)
+    relocate = db_sub.add_parser("relocate", help="rewrite file:// locations after moving a "
+                                                  "filesystem store directory")
+    relocate.add_argument("old", help="the directory the images were in")
+    relocate.add_argument("new", help="the directory they are in now")
+    relocate.set_defaults(func=cmd_db_relocate)
     stores = sub.add_parser("stores", help="image stores")
     stores_sub = stores.add_subparsers(dest="stores_command", required=True)
     stores_sub.add_parser("check", help="check that every configured store works"
