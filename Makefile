@@ -22,8 +22,11 @@ run: install
 	$(BIN)/glancelab serve
 
 ## Install everything and run the whole test suite against real servers
+# The API suites first (their servers start once per session), then the role scenarios,
+# two at a time: each runs on its own lab host.
 test: install-test
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest $(PYTEST_ARGS) --ignore=tests/roles tests
+	$(BIN)/pytest $(PYTEST_ARGS) -n 2 tests/roles
 
 bench: install-test
 	WITH_BENCH=1 scripts/install-system-deps

@@ -1,0 +1,36 @@
+"""Every role converges on a real SSH lab host, twice without changes, and passes testinfra."""
+
+import os
+import re
+import subprocess
+
+import pytest
+
+from harness import ROOT
+from conftest import BIN
+
+SCENARIOS = sorted(name for name in os.listdir(os.path.join(ROOT, "molecule"))
+                   if os.path.exists(os.path.join(ROOT, "molecule", name, "molecule.yml")))
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_molecule_scenario(scenario, role_env):
+    result = subprocess.run([os.path.join(BIN, "molecule"), "test", "-s", scenario],
+                            cwd=ROOT, env=role_env, capture_output=True, text=True, timeout=900)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-6000:]
+    for step in ("converge", "idempotence", "verify"):
+        # molecule writes "➜" on a terminal and ">" otherwise
+        assert re.search(rf"{scenario} (➜|>) {step}: Executed: Successful", output), output[-3000:]
+
+
+def test_every_role_has_a_scenario():
+    roles = sorted(os.listdir(os.path.join(ROOT, "roles")))
+    assert roles and set(roles) <= set(SCENARIOS)
+
+
+def test_ansible_lint_production_profile(role_env):
+    result = subprocess.run([os.path.join(BIN, "ansible-lint"), "--profile", "production",
+                             "--offline", "roles", "molecule", "playbooks"],
+                            cwd=ROOT, env=role_env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-6000:]
