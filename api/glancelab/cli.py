@@ -167,6 +167,23 @@ def cmd_cache(args) -> int:
     return 0
 
 
+def cmd_snapshot_import(args) -> int:
+    from glancelab.client import ApiClient, ApiError
+    from glancelab.snapshot import import_snapshot
+    headers = {}
+    if args.project:
+        headers = {"X-Project-Id": args.project, "X-Roles": args.roles}
+    try:
+        image = import_snapshot(ApiClient(args.os_image_url, headers), args.source, args.name,
+                                args.copy, args.disk_format, progress=not args.quiet)
+    except ApiError as exc:
+        print(f"glancelab snapshot import: {exc}", file=sys.stderr)
+        return 1
+    kind = "copied" if args.copy else "registered (data left in place)"
+    print(f"{image['id']}  {image['name']}  {image['status']}  {image['size']} bytes  {kind}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="glancelab", description=__doc__)
     parser.add_argument("--version", action="version", version=f"glancelab {__version__}")
@@ -216,7 +233,21 @@ def build_parser() -> argparse.ArgumentParser:
     cache_sub.add_parser("prefetch", help="cache the queued images now")
     for p in cache_sub.choices.values():
         p.set_defaults(func=cmd_cache)
-    for p in (serve, db, stores, quota, cache):
+    snapshot = sub.add_parser("snapshot", help="images from snapshots")
+    snapshot_sub = snapshot.add_subparsers(dest="snapshot_command", required=True)
+    s_import = snapshot_sub.add_parser("import", help="register a snapshot file or VG/LV as an "
+                                                      "image (0 bytes), or upload it (--copy)")
+    s_import.add_argument("source", help="a file, a block device or VG/LV")
+    s_import.add_argument("--name", help="image name (default: the file name)")
+    s_import.add_argument("--copy", action="store_true", help="upload the data instead")
+    s_import.add_argument("--disk-format", default="raw")
+    s_import.add_argument("--os-image-url", default=os.environ.get("OS_IMAGE_URL",
+                                                                   "http://127.0.0.1:9292"))
+    s_import.add_argument("--project", help="act as this project (X-Project-Id)")
+    s_import.add_argument("--roles", default="member,reader")
+    s_import.add_argument("--quiet", action="store_true", help="no progress bar")
+    s_import.set_defaults(func=cmd_snapshot_import)
+    for p in (serve, db, stores, quota, cache, snapshot):
         p.add_argument("--config", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return parser
 
