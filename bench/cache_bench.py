@@ -36,13 +36,7 @@ def main() -> None:
             image_cache_max_size = 4GB
             [glance_store]
             default_backend = s3
-            [s3]
-            s3_store_host = {s3.env['S3_ENDPOINT']}
-            s3_store_access_key = {s3.env['S3_ACCESS_KEY']}
-            s3_store_secret_key = {s3.env['S3_SECRET_KEY']}
-            s3_store_bucket = glance
-            s3_store_create_bucket_on_put = true
-            """)
+            """ + s3.store_section("s3", "glance"))
         server.base_store_conf = False
         server.start(timeout=60)
         try:

@@ -118,18 +118,7 @@ def main() -> None:
             default_backend = file
             [file]
             filesystem_store_datadir = {work}/api/file
-            [swift]
-            swift_store_auth_address = {swift.env['SWIFT_AUTH_URL']}
-            swift_store_user = {swift.env['SWIFT_USER']}
-            swift_store_key = {swift.env['SWIFT_KEY']}
-            swift_store_create_container_on_put = true
-            [s3]
-            s3_store_host = {s3.env['S3_ENDPOINT']}
-            s3_store_access_key = {s3.env['S3_ACCESS_KEY']}
-            s3_store_secret_key = {s3.env['S3_SECRET_KEY']}
-            s3_store_bucket = glance
-            s3_store_create_bucket_on_put = true
-            """
+            """ + swift.store_section("swift", "glance") + s3.store_section("s3", "glance")
         server = ApiServer(os.path.join(work, "api"), extra_conf=conf)
         server.base_store_conf = False
         server.start(timeout=60)

@@ -60,7 +60,8 @@ class ApiServer:
                     default_store = file
                     filesystem_store_datadir = {self.datadir}
                     """))
-            conf.write(textwrap.dedent(self.extra_conf))
+            # No key needs leading spaces, and configparser would read them as continuations.
+            conf.write("\n".join(line.strip() for line in self.extra_conf.splitlines()) + "\n")
 
     def start(self, timeout: float = 30.0) -> "ApiServer":
         self.write_config()
@@ -159,6 +160,22 @@ class Service:
     def stop(self) -> None:
         subprocess.run([os.path.join(ROOT, f"scripts/services/{self.name}-down"), self.state_dir],
                        check=False)
+
+    def store_section(self, section: str, container: str, **extra: str) -> str:
+        """A glance-api.conf backend section that uses this server (s3 or swift)."""
+        if self.name == "s3":
+            options = {"s3_store_host": self.env["S3_ENDPOINT"],
+                       "s3_store_access_key": self.env["S3_ACCESS_KEY"],
+                       "s3_store_secret_key": self.env["S3_SECRET_KEY"],
+                       "s3_store_bucket": container, "s3_store_create_bucket_on_put": "true"}
+        else:
+            options = {"swift_store_auth_address": self.env["SWIFT_AUTH_URL"],
+                       "swift_store_user": self.env["SWIFT_USER"],
+                       "swift_store_key": self.env["SWIFT_KEY"],
+                       "swift_store_container": container,
+                       "swift_store_create_container_on_put": "true"}
+        options.update(extra)
+        return "\n".join([f"[{section}]"] + [f"{k} = {v}" for k, v in options.items()]) + "\n"
 
 
 def free_port_block(count: int) -> int:

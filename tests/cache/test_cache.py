@@ -18,7 +18,6 @@ MiB = 1024 * 1024
 @pytest.fixture(scope="module")
 def cache_api(tmp_path_factory, s3_service):
     work = tmp_path_factory.mktemp("cache-api")
-    env = s3_service.env
     server = ApiServer(str(work), extra_conf=f"""
         [DEFAULT]
         enabled_backends = local:file, s3:s3
@@ -31,14 +30,7 @@ def cache_api(tmp_path_factory, s3_service):
 
         [local]
         filesystem_store_datadir = {work}/local
-
-        [s3]
-        s3_store_host = {env['S3_ENDPOINT']}
-        s3_store_access_key = {env['S3_ACCESS_KEY']}
-        s3_store_secret_key = {env['S3_SECRET_KEY']}
-        s3_store_bucket = cache-images
-        s3_store_create_bucket_on_put = true
-        """)
+        """ + s3_service.store_section("s3", "cache-images"))
     server.base_store_conf = False
     server.cache_dir = os.path.join(str(work), "cache")
     yield server.start()

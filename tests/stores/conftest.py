@@ -28,7 +28,6 @@ def swift_proxy(swift_service):
 
 @pytest.fixture(scope="session")
 def multistore_api(session_dir, s3_service, swift_service, s3_proxy, swift_proxy):
-    s3, swift = s3_service.env, swift_service.env
     work = os.path.join(session_dir, "api-multistore")
     conf = f"""
         [DEFAULT]
@@ -45,44 +44,19 @@ def multistore_api(session_dir, s3_service, swift_service, s3_proxy, swift_proxy
         [cheap]
         filesystem_store_datadirs = {work}/cheap-a:100, {work}/cheap-b:200
         weight = 50
-
-        [obj]
-        swift_store_auth_address = {swift['SWIFT_AUTH_URL']}
-        swift_store_user = {swift['SWIFT_USER']}
-        swift_store_key = {swift['SWIFT_KEY']}
-        swift_store_auth_version = 1
-        swift_store_container = {CONTAINER}
-        swift_store_create_container_on_put = true
-        swift_store_large_object_size = 2
-        swift_store_large_object_chunk_size = 1
-
-        [s3]
-        s3_store_host = {s3['S3_ENDPOINT']}
-        s3_store_access_key = {s3['S3_ACCESS_KEY']}
-        s3_store_secret_key = {s3['S3_SECRET_KEY']}
-        s3_store_bucket = {BUCKET}
-        s3_store_create_bucket_on_put = true
-        s3_store_large_object_size = 5
-        s3_store_large_object_chunk_size = 5
-
-        [s3flaky]
-        s3_store_host = http://127.0.0.1:{s3_proxy.port}
-        s3_store_access_key = {s3['S3_ACCESS_KEY']}
-        s3_store_secret_key = {s3['S3_SECRET_KEY']}
-        s3_store_bucket = {BUCKET}-flaky
-        s3_store_create_bucket_on_put = true
-        s3_store_large_object_size = 5
-        s3_store_large_object_chunk_size = 5
-
-        [swiftflaky]
-        swift_store_auth_address = http://127.0.0.1:{swift_proxy.port}/auth/v1.0
-        swift_store_user = {swift['SWIFT_USER']}
-        swift_store_key = {swift['SWIFT_KEY']}
-        swift_store_container = {CONTAINER}-flaky
-        swift_store_create_container_on_put = true
-        swift_store_large_object_size = 1
-        swift_store_large_object_chunk_size = 1
         """
+    conf += swift_service.store_section("obj", CONTAINER, swift_store_large_object_size="2",
+                                        swift_store_large_object_chunk_size="1")
+    conf += s3_service.store_section("s3", BUCKET, s3_store_large_object_size="5",
+                                     s3_store_large_object_chunk_size="5")
+    conf += s3_service.store_section("s3flaky", f"{BUCKET}-flaky",
+                                     s3_store_host=f"http://127.0.0.1:{s3_proxy.port}",
+                                     s3_store_large_object_size="5",
+                                     s3_store_large_object_chunk_size="5")
+    conf += swift_service.store_section(
+        "swiftflaky", f"{CONTAINER}-flaky",
+        swift_store_auth_address=f"http://127.0.0.1:{swift_proxy.port}/auth/v1.0",
+        swift_store_large_object_size="1", swift_store_large_object_chunk_size="1")
     server = ApiServer(work, extra_conf=conf)
     server.base_store_conf = False
     yield server.start()
