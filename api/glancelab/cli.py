@@ -184,6 +184,24 @@ def cmd_snapshot_import(args) -> int:
     return 0
 
 
+def cmd_lab(args) -> int:
+    from glancelab import labs
+    try:
+        if args.lab_command == "list":
+            for lab in labs.all_labs():
+                hosts = ", ".join(f"{n} {a}" for n, a in lab.hosts.items())
+                print(f"{lab.number:<5} {lab.slug:<24} {lab.title['en']}  [{hosts}]")
+            return 0
+        lab = labs.find(args.number)
+        if args.lab_command == "guide":
+            print(lab.guide(args.lang))
+            return 0
+        return {"run": labs.run, "check": labs.check_only, "reset": labs.reset}[args.lab_command](lab)
+    except labs.LabError as exc:
+        print(f"glancelab lab: {exc}", file=sys.stderr)
+        return 2
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="glancelab", description=__doc__)
     parser.add_argument("--version", action="version", version=f"glancelab {__version__}")
@@ -247,7 +265,19 @@ def build_parser() -> argparse.ArgumentParser:
     s_import.add_argument("--roles", default="member,reader")
     s_import.add_argument("--quiet", action="store_true", help="no progress bar")
     s_import.set_defaults(func=cmd_snapshot_import)
-    for p in (serve, db, stores, quota, cache, snapshot):
+    lab = sub.add_parser("lab", help="the Glance labs: list, guide, run, check, reset")
+    lab_sub = lab.add_subparsers(dest="lab_command", required=True)
+    lab_sub.add_parser("list", help="the labs")
+    guide = lab_sub.add_parser("guide", help="a lab's guide")
+    guide.add_argument("number")
+    guide.add_argument("--lang", default="en", choices=["en", "vi"])
+    for name, text in (("run", "start the hosts, play the lab, run its checks"),
+                       ("check", "run a lab's checks again"),
+                       ("reset", "return the lab's hosts to their starting state")):
+        lab_sub.add_parser(name, help=text).add_argument("number")
+    for p in lab_sub.choices.values():
+        p.set_defaults(func=cmd_lab)
+    for p in (serve, db, stores, quota, cache, snapshot, lab):
         p.add_argument("--config", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return parser
 

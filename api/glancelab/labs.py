@@ -1,0 +1,242 @@
+"""The labs: `glancelab lab list | guide | run | check | reset`.
+
+A lab is a folder labs/NN-name/ with lab.yml (title, hosts, playbook, variables), a guide
+in English and Vietnamese, and checks (testinfra, run against its hosts). `run` starts the
+lab's hosts with scripts/labhost, plays the playbook through ansible-runner showing each
+task on each host as it happens, then runs the checks and prints a pass/fail table.
+Everything a run produces goes to var/labs/runs/<lab>-<time>/.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ElementTree
+
+import yaml
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+LABS_DIR = os.path.join(ROOT, "labs")
+
+
+class LabError(Exception):
+    pass
+
+
+@dataclasses.dataclass
+class Lab:
+    number: str
+    slug: str
+    path: str
+    title: dict
+    hosts: dict
+    playbook: str
+    variables: dict
+
+    @classmethod
+    def load(cls, path: str) -> "Lab":
+        with open(os.path.join(path, "lab.yml")) as handle:
+            spec = yaml.safe_load(handle)
+        return cls(number=str(spec["number"]), slug=os.path.basename(path), path=path,
+                   title=spec["title"], hosts=spec["hosts"], playbook=spec["playbook"],
+                   variables=spec.get("vars", {}))
+
+    def guide(self, lang: str) -> str:
+        path = os.path.join(self.path, f"guide.{lang}.md")
+        if not os.path.exists(path):
+            raise LabError(f"lab {self.number} has no guide in '{lang}'; use en or vi")
+        with open(path) as handle:
+            return handle.read()
+
+
+def all_labs() -> list[Lab]:
+    if not os.path.isdir(LABS_DIR):
+        raise LabError(f"no labs folder at {LABS_DIR}: run glancelab from its source checkout")
+    return [Lab.load(os.path.join(LABS_DIR, name)) for name in sorted(os.listdir(LABS_DIR))
+            if os.path.exists(os.path.join(LABS_DIR, name, "lab.yml"))]
+
+
+def find(number: str) -> Lab:
+    for lab in all_labs():
+        if number in (lab.number, lab.slug, lab.slug.split("-", 1)[0]):
+            return lab
+    raise LabError(f"no lab {number}; `glancelab lab list` shows them")
+
+
+# -- hosts -------------------------------------------------------------------------------------
+
+def labhost(*args: str) -> str:
+    result = subprocess.run([os.path.join(ROOT, "scripts/labhost"), *args],
+                            capture_output=True, text=True)
+    if result.returncode:
+        raise LabError(f"labhost {' '.join(args)} failed: {result.stderr.strip()}")
+    return result.stdout
+
+
+def state_dir() -> str:
+    return os.path.realpath(os.environ.get("GLANCELAB_LABHOSTS", "/tmp/glancelab-labhosts"))
+
+
+def write_inventory(lab: Lab, run_dir: str, extra_vars: dict) -> str:
+    inventory = {"all": {
+        "vars": {"ansible_user": "root", "ansible_python_interpreter": "/usr/bin/python3",
+                 "ansible_ssh_private_key_file": os.path.join(state_dir(), "id_ed25519"),
+                 "ansible_ssh_common_args": "-o StrictHostKeyChecking=no "
+                                            "-o UserKnownHostsFile=/dev/null",
+                 **lab.variables, **extra_vars},
+        "children": {"glance_api": {"hosts": {
+            name: {"ansible_host": address} for name, address in lab.hosts.items()}}}}}
+    path = os.path.join(run_dir, "inventory", "hosts.yml")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as handle:
+        yaml.safe_dump(inventory, handle)
+    return path
+
+
+def wheelhouse() -> str:
+    """This checkout as wheels, built once: lab hosts install glancelab without an index."""
+    path = os.path.join(ROOT, "var", "labs", "wheelhouse")
+    stamp = os.path.join(path, ".built")
+    if not os.path.exists(stamp):
+        print("building glancelab wheels for the lab hosts...", flush=True)
+        built = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--wheel-dir", path,
+                                ROOT], capture_output=True, text=True)
+        if built.returncode:
+            raise LabError(f"building the wheels failed:\n{built.stderr[-2000:]}")
+        open(stamp, "w").close()
+    return path
+
+
+# -- running -------------------------------------------------------------------------------------
+
+class Progress:
+    """ansible-runner events as one line per task and host, as they happen."""
+
+    def __init__(self, out=sys.stdout):
+        self.out = out
+        self.started = time.monotonic()
+
+    def __call__(self, event: dict) -> bool:
+        kind, data = event.get("event"), event.get("event_data", {})
+        stamp = f"{time.monotonic() - self.started:6.1f}s"
+        if kind == "playbook_on_play_start":
+            self._print(f"{stamp}  PLAY  {data.get('play', '')}")
+        elif kind in ("runner_on_ok", "runner_on_failed", "runner_on_unreachable",
+                      "runner_on_skipped"):
+            result = data.get("res", {}) or {}
+            status = {"runner_on_failed": "FAILED", "runner_on_unreachable": "UNREACHABLE",
+                      "runner_on_skipped": "skipped"}.get(kind)
+            if status is None:
+                status = "changed" if result.get("changed") else "ok"
+            line = f"{stamp}  {data.get('host', '?'):<10} {status:<11} {data.get('task', '')}"
+            if status in ("FAILED", "UNREACHABLE"):
+                line += f"\n{'':>20}{result.get('msg') or result.get('stderr') or ''}"
+            self._print(line)
+        return True
+
+    def _print(self, line: str) -> None:
+        print(line, file=self.out, flush=True)
+
+
+def play(lab: Lab, run_dir: str, inventory: str) -> tuple[bool, float]:
+    import ansible_runner
+    started = time.monotonic()
+    result = ansible_runner.run(
+        private_data_dir=run_dir, playbook=os.path.join(ROOT, lab.playbook), inventory=inventory,
+        envvars={"PATH": f"{os.path.dirname(sys.executable)}:{os.environ.get('PATH', '')}",
+                 "ANSIBLE_ROLES_PATH": os.path.join(ROOT, "roles"),
+                 "ANSIBLE_CONFIG": os.path.join(ROOT, "ansible.cfg"), "ANSIBLE_PIPELINING": "True"},
+        event_handler=Progress(), quiet=True)
+    return result.rc == 0, time.monotonic() - started
+
+
+def check(lab: Lab, run_dir: str, inventory: str) -> list[tuple[str, bool, float, str]]:
+    """Run the lab's checks; (name, passed, seconds, message) each."""
+    report = os.path.join(run_dir, "checks.xml")
+    env = {**os.environ, "PY_COLORS": "0",
+           "PATH": f"{os.path.dirname(sys.executable)}:{os.environ.get('PATH', '')}"}
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                           "-p", "no:xdist", "--rootdir", LABS_DIR,
+                           f"--hosts=ansible://glance_api?ansible_inventory={inventory}",
+                           f"--junitxml={report}", os.path.join(lab.path, "checks")],
+                          cwd=LABS_DIR, env=env, capture_output=True, text=True)
+    log = os.path.join(run_dir, "checks.log")
+    with open(log, "w") as handle:
+        handle.write(done.stdout + done.stderr)
+    if not os.path.exists(report):
+        raise LabError(f"the checks of lab {lab.number} did not run; see {log}")
+    results = []
+    for case in ElementTree.parse(report).getroot().iter("testcase"):
+        problem = case.find("failure")
+        if problem is None:
+            problem = case.find("error")
+        name = case.get("name", "?").replace("test_", "", 1)
+        check_name, _, host = name.partition("[ansible://")
+        name = f"{host.rstrip(']')}: {check_name.replace('_', ' ')}" if host else check_name
+        message = ""
+        if problem is not None:
+            message = (problem.get("message") or "").split("\n")[0]
+            if problem.tag == "error":
+                message = f"the check could not run ({message}); see {log}"
+        results.append((name, problem is None, float(case.get("time", 0)), message))
+    return results
+
+
+def print_table(lab: Lab, results, play_seconds: float | None, out=sys.stdout) -> None:
+    print(f"\nLab {lab.number} — {lab.title['en']}", file=out)
+    if play_seconds is not None:
+        print(f"  {'playbook':<52} {'pass':<5} {play_seconds:6.1f}s", file=out)
+    for name, passed, seconds, message in results:
+        print(f"  {name:<52} {'pass' if passed else 'FAIL':<5} {seconds:6.1f}s", file=out)
+        if not passed:
+            print(f"      {message}", file=out)
+    passed = sum(1 for r in results if r[1])
+    print(f"{passed} passed, {len(results) - passed} failed", file=out)
+
+
+def new_run_dir(lab: Lab) -> str:
+    path = os.path.join(ROOT, "var", "labs", "runs", f"{lab.slug}-{time.strftime('%Y%m%d-%H%M%S')}")
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+def start_hosts(lab: Lab) -> None:
+    labhost("init")
+    for name, address in lab.hosts.items():
+        print(labhost("up", name, address).strip(), flush=True)
+
+
+def run(lab: Lab) -> int:
+    run_dir = new_run_dir(lab)
+    start_hosts(lab)
+    inventory = write_inventory(lab, run_dir, {"glancelab_api_wheelhouse": wheelhouse()})
+    print(f"Lab {lab.number}: {lab.title['en']}  (artifacts: {run_dir})", flush=True)
+    ok, seconds = play(lab, run_dir, inventory)
+    if not ok:
+        print(f"\nThe playbook failed; the failing task is above, its full output in {run_dir}. "
+              f"Fix it and run again, or `glancelab lab reset {lab.number}` to start over.")
+        return 1
+    results = check(lab, run_dir, inventory)
+    print_table(lab, results, seconds)
+    with open(os.path.join(run_dir, "results.json"), "w") as handle:
+        json.dump([{"check": n, "passed": p, "seconds": s, "message": m}
+                   for n, p, s, m in results], handle, indent=2)
+    return 0 if all(r[1] for r in results) else 1
+
+
+def check_only(lab: Lab) -> int:
+    run_dir = new_run_dir(lab)
+    inventory = write_inventory(lab, run_dir, {})
+    results = check(lab, run_dir, inventory)
+    print_table(lab, results, None)
+    return 0 if all(r[1] for r in results) else 1
+
+
+def reset(lab: Lab) -> int:
+    for name in lab.hosts:
+        print(labhost("reset", name).strip().splitlines()[-1])
+    return 0
