@@ -33,6 +33,7 @@ bench: install-test
 	$(BIN)/python bench/api_bench.py
 	$(BIN)/python bench/stores_bench.py
 	$(BIN)/python bench/cache_bench.py
+	$(BIN)/python bench/labs_bench.py
 
 clean:
 	rm -rf $(VENV) var *.egg-info api/*.egg-info
