@@ -36,6 +36,7 @@ class Lab:
     hosts: dict
     playbook: str
     variables: dict
+    services: list
 
     @classmethod
     def load(cls, path: str) -> "Lab":
@@ -43,7 +44,7 @@ class Lab:
             spec = yaml.safe_load(handle)
         return cls(number=str(spec["number"]), slug=os.path.basename(path), path=path,
                    title=spec["title"], hosts=spec["hosts"], playbook=spec["playbook"],
-                   variables=spec.get("vars", {}))
+                   variables=spec.get("vars", {}), services=spec.get("services", []))
 
     def guide(self, lang: str) -> str:
         path = os.path.join(self.path, f"guide.{lang}.md")
@@ -193,10 +194,11 @@ def check(lab: Lab, run_dir: str, inventory: str) -> list[tuple[str, bool, float
 
 def print_table(lab: Lab, results, play_seconds: float | None, out=sys.stdout) -> None:
     print(f"\nLab {lab.number} — {lab.title['en']}", file=out)
+    width = max([len("playbook")] + [len(r[0]) for r in results])
     if play_seconds is not None:
-        print(f"  {'playbook':<52} {'pass':<5} {play_seconds:6.1f}s", file=out)
+        print(f"  {'playbook':<{width}}  {'pass':<5} {play_seconds:6.1f}s", file=out)
     for name, passed, seconds, message in results:
-        print(f"  {name:<52} {'pass' if passed else 'FAIL':<5} {seconds:6.1f}s", file=out)
+        print(f"  {name:<{width}}  {'pass' if passed else 'FAIL':<5} {seconds:6.1f}s", file=out)
         if not passed:
             print(f"      {message}", file=out)
     passed = sum(1 for r in results if r[1])
@@ -215,10 +217,32 @@ def start_hosts(lab: Lab) -> None:
         print(labhost("up", name, address).strip(), flush=True)
 
 
+# Servers some labs share between their hosts, on 127.0.0.1 (the hosts share its network).
+SERVICE_PORTS = {"postgres": 15432, "s3": 18333}
+
+
+def start_services(lab: Lab) -> dict[str, str]:
+    """Start the lab's services with scripts/services/*-up; their settings as variables."""
+    variables = {}
+    for name in lab.services:
+        state = os.path.join(ROOT, "var", "labs", "services", name)
+        result = subprocess.run([os.path.join(ROOT, "scripts", "services", f"{name}-up"), state,
+                                 str(SERVICE_PORTS[name])], capture_output=True, text=True)
+        if result.returncode:
+            raise LabError(f"{name}-up failed: {result.stderr.strip()[-1000:]}")
+        for assignment in result.stdout.split("export", 1)[1].split():
+            key, _, value = assignment.partition("=")
+            variables[f"lab_{key.lower()}"] = value
+        print(f"{name} is up on 127.0.0.1:{SERVICE_PORTS[name]}", flush=True)
+    return variables
+
+
 def run(lab: Lab) -> int:
     run_dir = new_run_dir(lab)
+    services = start_services(lab)
     start_hosts(lab)
-    inventory = write_inventory(lab, run_dir, {"glancelab_api_wheelhouse": wheelhouse()})
+    inventory = write_inventory(lab, run_dir, {"glancelab_api_wheelhouse": wheelhouse(),
+                                               **services})
     print(f"Lab {lab.number}: {lab.title['en']}  (artifacts: {run_dir})", flush=True)
     ok, seconds = play(lab, run_dir, inventory)
     if not ok:
@@ -245,3 +269,10 @@ def reset(lab: Lab) -> int:
     for name in lab.hosts:
         print(labhost("reset", name).strip())
     return 0
+
+
+def stop_services(lab: Lab) -> None:
+    for name in lab.services:
+        state = os.path.join(ROOT, "var", "labs", "services", name)
+        subprocess.run([os.path.join(ROOT, "scripts", "services", f"{name}-down"), state],
+                       capture_output=True)

@@ -8,7 +8,7 @@ import pytest
 from conftest import BIN
 from harness import ROOT
 
-LABS = ["2.1", "2.2", "2.3", "2.4", "2.5"]
+LABS = ["2.1", "2.2", "2.3", "2.4", "2.5", "2.6"]
 
 
 def glancelab(role_env, *args, timeout=900):
@@ -33,6 +33,14 @@ def test_lab_runs_and_passes_its_checks(role_env, number):
                 glancelab(role_env, "lab", "list").stdout.splitlines() if line.startswith(number))
     assert host == number
     glancelab(role_env, "lab", "reset", number)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def stop_lab_services():
+    yield
+    from glancelab import labs
+    for lab in labs.all_labs():
+        labs.stop_services(lab)
 
 
 def test_failing_check_says_what_to_fix_and_reset_starts_over(role_env):
