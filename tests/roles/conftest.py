@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
+import shutil
 import subprocess
 import sys
 
@@ -13,13 +15,30 @@ from harness import ROOT
 BIN = os.path.dirname(sys.executable)
 
 
+def build_wheelhouse(run_id: str) -> str:
+    """This tree's wheels, built once per test run even with several xdist workers: two
+    setuptools builds in one source tree at the same time break each other."""
+    base = os.path.join(ROOT, "var", "test-wheelhouse")
+    os.makedirs(base, exist_ok=True)
+    wheelhouse = os.path.join(base, run_id)
+    with open(os.path.join(base, ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not os.path.exists(os.path.join(wheelhouse, ".built")):
+            for old in os.listdir(base):  # earlier runs' wheels
+                if old != ".lock":
+                    shutil.rmtree(os.path.join(base, old), ignore_errors=True)
+            built = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--wheel-dir",
+                                    wheelhouse, ROOT], capture_output=True, text=True)
+            assert built.returncode == 0, built.stderr[-3000:]
+            open(os.path.join(wheelhouse, ".built"), "w").close()
+    return wheelhouse
+
+
 @pytest.fixture(scope="session")
-def role_env(tmp_path_factory):
+def role_env(tmp_path_factory, testrun_uid):
     """Wheels of this working tree (lab hosts install offline) and a private host state."""
     work = tmp_path_factory.mktemp("roles")
-    wheelhouse = work / "wheelhouse"
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--wheel-dir", str(wheelhouse),
-                    ROOT], check=True, capture_output=True)
+    wheelhouse = build_wheelhouse(testrun_uid)
     labhosts = work / "labhosts"
     env = {**os.environ, "GLANCELAB_WHEELHOUSE": str(wheelhouse),
            "GLANCELAB_LABHOSTS": str(labhosts), "PATH": f"{BIN}:{os.environ['PATH']}",

@@ -18,7 +18,7 @@ import threading
 import time
 from typing import Iterator
 
-from glancelab.cache.models import CachedImage, QueuedImage, cache_database, open_cache_database
+from glancelab.cache.models import CachedImage, QueuedImage, open_cache_database
 from glancelab.config import Config
 from glancelab.db.models import utcnow
 
@@ -49,12 +49,11 @@ class ImageCache:
                    max_size=config.get_size("DEFAULT", "image_cache_max_size", 10 * 1024 ** 3),
                    stall_time=config.get_int("DEFAULT", "image_cache_stall_time", 86400))
 
-    @property
-    def db(self):
-        if self._opened_in != os.getpid():  # after a fork, open our own connection
+    def _connect(self) -> None:
+        """Bind the cache's metadata database (again after a fork: one per process)."""
+        if self._opened_in != os.getpid():
             open_cache_database(os.path.join(self.directory, DB_FILE))
             self._opened_in = os.getpid()
-        return cache_database
 
     def path_of(self, image_id: str) -> str:
         return os.path.join(self.directory, image_id)
@@ -62,7 +61,7 @@ class ImageCache:
     # -- serving -------------------------------------------------------------------------------
     def open_cached(self, image_id: str, size: int | None, checksum: str | None):
         """An open file of the cached copy, or None (a changed copy is dropped, not served)."""
-        self.db
+        self._connect()
         entry = CachedImage.get_or_none(CachedImage.image_id == image_id)
         if entry is None:
             return None
@@ -128,7 +127,7 @@ class ImageCache:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(temp)
             return
-        self.db
+        self._connect()
         now = utcnow()
         (CachedImage.insert(image_id=image_id, size=size, checksum=checksum, hits=0,
                             last_accessed=now, last_modified=now, inode=stat.st_ino,
@@ -139,19 +138,19 @@ class ImageCache:
 
     # -- management --------------------------------------------------------------------------
     def cached(self) -> list[CachedImage]:
-        self.db
+        self._connect()
         return list(CachedImage.select().order_by(CachedImage.last_accessed.desc()))
 
     def queued(self) -> list[str]:
-        self.db
+        self._connect()
         return [row.image_id for row in QueuedImage.select().order_by(QueuedImage.queued_at)]
 
     def queue(self, image_id: str) -> None:
-        self.db
+        self._connect()
         QueuedImage.insert(image_id=image_id).on_conflict_ignore().execute()
 
     def delete(self, image_id: str, reason: str = "deleted") -> bool:
-        self.db
+        self._connect()
         existed = os.path.exists(self.path_of(image_id))
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.path_of(image_id))
@@ -161,7 +160,7 @@ class ImageCache:
         return bool(existed or removed)
 
     def dequeue(self, image_id: str) -> None:
-        self.db
+        self._connect()
         QueuedImage.delete().where(QueuedImage.image_id == image_id).execute()
 
     def clear(self, target: str) -> None:
@@ -170,7 +169,7 @@ class ImageCache:
             for entry in self.cached():
                 self.delete(entry.image_id, "cache cleared")
         if target in ("queue", "both"):
-            self.db
+            self._connect()
             QueuedImage.delete().execute()
 
     def total_size(self) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-from typing import BinaryIO, Iterable, Iterator
+from typing import BinaryIO, Callable, Iterable, Iterator
 
 
 class StoreError(Exception):
@@ -31,10 +31,13 @@ class ReadHandle:
     length: int
     file: BinaryIO | None = None
     chunks: Iterator[bytes] | None = None
+    closer: Callable[[], None] | None = None  # releases what chunks would (a connection)
 
     def close(self) -> None:
         if self.file is not None:
             self.file.close()
+        if self.closer is not None:
+            self.closer()
 
 
 class Store(abc.ABC):

@@ -45,11 +45,12 @@ class HttpStore(Store):
             connection.close()
             raise StoreError(f"store {self.id!r}: {parsed.netloc} does not serve byte ranges")
         size = int(response.getheader("Content-Length", "0"))
-        return ReadHandle(length=size, chunks=_stream(response, connection))
+        return ReadHandle(length=size, chunks=_stream(response, connection),
+                          closer=connection.close)
 
     def size_of(self, url: str) -> int:
         handle = self.open(url)
-        handle.chunks.close()  # the length comes from the headers; no body is read
+        handle.close()  # the length comes from the headers; no body is read
         return handle.length
 
     def delete(self, url: str) -> None:
