@@ -98,10 +98,6 @@ class Config:
             return self._parser.get(section, key)
         return DEFAULTS.get((section, key), default)
 
-    def has(self, section: str, key: str) -> bool:
-        env_key = f"{ENV_PREFIX}{section.upper()}__{key.upper()}"
-        return env_key in self._environ or self._parser.has_option(section, key)
-
     def get_int(self, section: str, key: str, default: int | None = None) -> int | None:
         value = self.get(section, key)
         if value is None or value == "":

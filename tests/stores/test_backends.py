@@ -237,3 +237,23 @@ def test_wrong_credentials_stop_the_server_at_start(tmp_path, s3_service):
     assert "credentials" in check.stdout and "s3_store_access_key" in check.stdout
     with pytest.raises(RuntimeError, match="credentials"):
         server.start(timeout=20)
+
+
+def test_api_nodes_starting_together_share_one_new_bucket(s3_service):
+    """Several nodes may create the bucket at once; losing that race is not an error."""
+    import concurrent.futures
+    import uuid
+
+    from glancelab.stores.s3 import S3Store
+    bucket = f"race-{uuid.uuid4().hex[:8]}"
+    env = s3_service.env
+
+    def start_node(number):
+        store = S3Store(f"node{number}", env["S3_ENDPOINT"], env["S3_ACCESS_KEY"],
+                        env["S3_SECRET_KEY"], bucket, create_bucket_on_put=True)
+        store.check()
+        return store
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        stores = list(pool.map(start_node, range(8)))
+    assert len(stores) == 8 and all(store._bucket_ready for store in stores)

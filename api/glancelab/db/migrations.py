@@ -57,6 +57,3 @@ def sync(db: peewee.Database) -> list[int]:
                 applied.append(number)
     return applied
 
-
-def latest_version() -> int:
-    return MIGRATIONS[-1][0]

@@ -96,7 +96,13 @@ class S3Store(Store):
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
             if status != 404 or not self.create_bucket_on_put:
                 raise
-            self.client.create_bucket(Bucket=self.bucket)
+            try:
+                self.client.create_bucket(Bucket=self.bucket)
+            except ClientError as create_error:
+                # Another API node created it first: that is what we wanted.
+                code = create_error.response.get("Error", {}).get("Code", "")
+                if code not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+                    raise
         self._bucket_ready = True
 
     # -- writing -----------------------------------------------------------------------------
