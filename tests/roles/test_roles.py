@@ -19,7 +19,7 @@ def test_molecule_scenario(scenario, role_env):
                             cwd=ROOT, env=role_env, capture_output=True, text=True, timeout=900)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-6000:]
-    for step in ("converge", "idempotence", "verify"):
+    for step in ("check", "converge", "idempotence", "verify"):
         # molecule writes "➜" on a terminal and ">" otherwise
         assert re.search(rf"{scenario} (➜|>) {step}: Executed: Successful", output), output[-3000:]
 
