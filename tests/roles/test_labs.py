@@ -21,8 +21,16 @@ def on_host(role_env, host, command):
                           env=role_env, capture_output=True, text=True, timeout=60)
 
 
+@pytest.fixture
+def lab_services_stopped_after(number):
+    """Stop this lab's own services afterwards (never another xdist worker's lab's)."""
+    yield
+    from glancelab import labs
+    labs.stop_services(labs.find(number))
+
+
 @pytest.mark.parametrize("number", LABS)
-def test_lab_runs_and_passes_its_checks(role_env, number):
+def test_lab_runs_and_passes_its_checks(role_env, number, lab_services_stopped_after):
     result = glancelab(role_env, "lab", "run", number)
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
     assert " 0 failed" in result.stdout.splitlines()[-1]
@@ -33,14 +41,6 @@ def test_lab_runs_and_passes_its_checks(role_env, number):
                 glancelab(role_env, "lab", "list").stdout.splitlines() if line.startswith(number))
     assert host == number
     glancelab(role_env, "lab", "reset", number)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def stop_lab_services():
-    yield
-    from glancelab import labs
-    for lab in labs.all_labs():
-        labs.stop_services(lab)
 
 
 def test_failing_check_says_what_to_fix_and_reset_starts_over(role_env):
