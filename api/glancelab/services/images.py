@@ -11,7 +11,7 @@ from glancelab.context import RequestContext
 from glancelab.db import database
 from glancelab.db.models import Image, ImageLocation, ImageProperty, ImageTag, utcnow
 from glancelab.runtime import Runtime
-from glancelab.services import access, patch, quotas
+from glancelab.services import access, locations, patch, quotas
 from glancelab.services.views import CORE_FIELDS, ImageDetails
 
 LOG = logging.getLogger(__name__)
@@ -90,6 +90,8 @@ def create_image(rt: Runtime, ctx: RequestContext, body) -> Image:
 
 def update_image(rt: Runtime, ctx: RequestContext, image_id: str, document) -> Image:
     changes = patch.parse(document)
+    locations.check_patch_allowed(rt, ctx, changes)
+    resolved = locations.resolve_patch_values(rt, changes)
     with database.atomic():
         image = access.get_visible_image(ctx, image_id)
         access.require_modify(ctx, image, "modify_image")
@@ -97,7 +99,7 @@ def update_image(rt: Runtime, ctx: RequestContext, image_id: str, document) -> I
         before = dict(details.properties[image.id])
         before.update({field: getattr(image, field) for field in CORE_FIELDS})
         before["tags"] = details.tags[image.id]
-        after = patch.apply(before, changes)
+        after = patch.apply(before, [c for c in changes if c.attribute != "locations"])
         _validate(rt, after)
         if after["visibility"] != before["visibility"]:
             _check_visibility_change(ctx, after["visibility"])
@@ -105,6 +107,8 @@ def update_image(rt: Runtime, ctx: RequestContext, image_id: str, document) -> I
             _check_owner_change(ctx, after["owner"])
         _check_counts(rt, after)
         _save_changes(image, before, after)
+        dropped = locations.apply_patch(rt, image, changes, resolved)
+    locations.delete_owned_data(rt, image.id, dropped)
     return image
 
 
@@ -140,16 +144,12 @@ def delete_image(rt: Runtime, ctx: RequestContext, image_id: str) -> None:
         if image.protected:
             raise errors.forbidden(f"Image {image_id} is protected and cannot be deleted; "
                                    "set protected to false first.")
-        locations = list(ImageLocation.select().where(ImageLocation.image == image.id))
+        rows = [(row.url, json.loads(row.metadata)) for row in
+                ImageLocation.select().where(ImageLocation.image == image.id)]
         image.delete_instance(recursive=True)
     # Data goes after the metadata: a crash in between leaves an orphan file that the
     # next start removes, never an image pointing at missing data.
-    for location in locations:
-        try:
-            rt.stores.for_location(location.url, json.loads(location.metadata)).delete(location.url)
-        except Exception:  # noqa: BLE001 - the image is gone; log and let recovery sweep
-            LOG.exception("could not delete image data", extra={"image_id": image_id,
-                                                                "url": location.url})
+    locations.delete_owned_data(rt, image_id, rows)
     if rt.cache is not None:
         rt.cache.delete(image_id, "image deleted")
     LOG.info("image deleted", extra={"image_id": image_id, "project_id": ctx.project_id})

@@ -7,6 +7,8 @@ at all.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from glancelab import errors, schemas
 
 PATCH_MEDIA_TYPES = ("application/openstack-images-v2.1-json-patch",)
@@ -17,12 +19,20 @@ CORE_WRITABLE = {"name", "visibility", "protected", "os_hidden", "owner", "conta
                  "disk_format", "min_ram", "min_disk", "tags"}
 
 
+class Change(NamedTuple):
+    op: str
+    attribute: str
+    value: object
+    # For /locations/N and /locations/-: the list index (-1 for "-"); None otherwise.
+    index: int | None = None
+
+
 def unescape(part: str) -> str:
     return part.replace("~1", "/").replace("~0", "~")
 
 
-def parse(document) -> list[tuple[str, str, object]]:
-    """[(op, attribute, value)] from a patch document, or a 400/403 saying what is wrong."""
+def parse(document) -> list[Change]:
+    """The changes a patch document asks for, or a 400/403 saying what is wrong."""
     if not isinstance(document, list):
         raise errors.bad_request("Request body must be a JSON array of operation objects.")
     changes = []
@@ -41,15 +51,30 @@ def parse(document) -> list[tuple[str, str, object]]:
         if unknown:
             raise errors.bad_request(f"Operation {index}: unexpected member(s) "
                                      f"{', '.join(sorted(unknown))}.")
-        parts = [unescape(p) for p in path[1:].split("/")]
-        if len(parts) != 1:
-            raise errors.bad_request(f"Invalid JSON pointer for this resource: '{path}'")
-        attribute = parts[0]
-        check_writable(attribute)
         if op != "remove" and "value" not in item:
             raise errors.bad_request(f"Operation {index}: '{op}' needs a value.")
-        changes.append((op, attribute, item.get("value")))
+        parts = [unescape(p) for p in path[1:].split("/")]
+        if parts[0] == "locations":
+            changes.append(_location_change(op, path, parts, item.get("value")))
+            continue
+        if len(parts) != 1:
+            raise errors.bad_request(f"Invalid JSON pointer for this resource: '{path}'")
+        check_writable(parts[0])
+        changes.append(Change(op, parts[0], item.get("value")))
     return changes
+
+
+def _location_change(op: str, path: str, parts: list[str], value) -> Change:
+    """replace /locations (whole list), add /locations/N|-, remove /locations/N."""
+    if len(parts) == 1 and op == "replace":
+        return Change(op, "locations", value)
+    if len(parts) == 2 and op in ("add", "remove"):
+        if parts[1] == "-" and op == "add":
+            return Change(op, "locations", value, -1)
+        if parts[1].isdigit():
+            return Change(op, "locations", value, int(parts[1]))
+    raise errors.bad_request(f"Invalid JSON pointer for this resource: '{path}': use "
+                             "replace /locations, add /locations/- (or /N), remove /locations/N.")
 
 
 def check_writable(attribute: str) -> None:
@@ -60,10 +85,10 @@ def check_writable(attribute: str) -> None:
         raise errors.forbidden(f"Attribute '{attribute}' is reserved.")
 
 
-def apply(view: dict, changes: list[tuple[str, str, object]]) -> dict:
+def apply(view: dict, changes: list[Change]) -> dict:
     """Apply changes to a copy of view (core attributes and extra properties)."""
     result = dict(view)
-    for op, attribute, value in changes:
+    for op, attribute, value, _ in changes:
         if op == "remove":
             if attribute in CORE_WRITABLE:
                 raise errors.forbidden(f"Attribute '{attribute}' is a core attribute and cannot "
