@@ -262,20 +262,37 @@ class FaultyProxy:
 
 
 class StaticHttpServer:
-    """Serves files from a directory on 127.0.0.1 with single byte ranges (RFC 7233)."""
+    """Serves files from a directory on 127.0.0.1 with single byte ranges (RFC 7233).
+
+    Also /redirect?to=URL (a 302 to URL) and /stall/NAME (the headers and half of NAME,
+    then nothing until stop), and it records every path it was asked for in `hits`.
+    """
 
     def __init__(self, directory: str):
         import functools
         import http.server
         import re
         import threading
+        import urllib.parse
+
+        hits: list[str] = []
+        stopping = threading.Event()
 
         class Handler(http.server.SimpleHTTPRequestHandler):
             def log_message(self, *args):
                 pass
 
             def do_GET(self):
-                path = self.translate_path(self.path)
+                hits.append(self.path)
+                if self.path.startswith("/redirect?"):
+                    target = urllib.parse.parse_qs(self.path.split("?", 1)[1])["to"][0]
+                    self.send_response(302)
+                    self.send_header("Location", target)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                stall = self.path.startswith("/stall/")
+                path = self.translate_path(self.path[len("/stall"):] if stall else self.path)
                 if not os.path.isfile(path):
                     self.send_error(404)
                     return
@@ -293,14 +310,24 @@ class StaticHttpServer:
                 self.end_headers()
                 with open(path, "rb") as handle:
                     handle.seek(first)
+                    if stall:
+                        self.wfile.write(handle.read(size // 2))
+                        self.wfile.flush()
+                        stopping.wait(120)
+                        return
                     self.wfile.write(handle.read(last - first + 1))
 
         handler = functools.partial(Handler, directory=directory)
+        self.hits = hits
+        self._stopping = stopping
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.server.daemon_threads = True
         self.server.handle_error = lambda *args: None  # clients hang up after the headers
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.port = self.server.server_address[1]
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def stop(self) -> None:
+        self._stopping.set()
         self.server.shutdown()
         self.server.server_close()

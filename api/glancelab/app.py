@@ -9,8 +9,9 @@ from glancelab.cache import ImageCache
 from glancelab.config import Config
 from glancelab.db import bind
 from glancelab.middleware import IdentityMiddleware, RequestIdMiddleware
-from glancelab.resources import cache, data, discovery, images, members, quotas, stores
-from glancelab.runtime import Runtime, Settings
+from glancelab.resources import (cache, data, discovery, images, imports, members, quotas,
+                                  stores)
+from glancelab.runtime import ImportSettings, Runtime, Settings, staging_store
 from glancelab.services.quotas import QuotaSettings
 from glancelab.stores import build_registry
 
@@ -18,7 +19,8 @@ from glancelab.stores import build_registry
 def build_runtime(config: Config) -> Runtime:
     return Runtime(settings=Settings.from_config(config), stores=build_registry(config),
                    quotas=QuotaSettings.from_config(config),
-                   cache=ImageCache.from_config(config))
+                   cache=ImageCache.from_config(config), staging=staging_store(config),
+                   imports=ImportSettings.from_config(config))
 
 
 def create_app(config: Config, runtime: Runtime | None = None) -> falcon.App:
@@ -46,6 +48,12 @@ def create_app(config: Config, runtime: Runtime | None = None) -> falcon.App:
     app.add_route("/v2/images/{image_id}/file", data.ImageData(rt))
     app.add_route("/v2/images/{image_id}/actions/{action}", images.ImageAction())
     app.add_route("/v2/images/{image_id}/locations", images.ImageLocations(rt))
+    app.add_route("/v2/images/{image_id}/stage", imports.ImageStage(rt))
+    app.add_route("/v2/images/{image_id}/import", imports.ImageImport(rt))
+    app.add_route("/v2/images/{image_id}/tasks", imports.ImageTasks())
+    app.add_route("/v2/info/import", imports.ImportInfo(rt))
+    app.add_route("/v2/tasks", imports.TasksCollection(rt))
+    app.add_route("/v2/tasks/{task_id}", imports.TaskItem())
     app.add_route("/v2/images/{image_id}/tags/{tag}", images.ImageTag(rt))
     app.add_route("/v2/images/{image_id}/members", members.MembersCollection(rt))
     app.add_route("/v2/images/{image_id}/members/{member_id}", members.MemberItem(rt))

@@ -9,8 +9,8 @@ from __future__ import annotations
 import logging
 
 from glancelab.db import database
-from glancelab.db.models import Image, ImageLocation, utcnow
-from glancelab.stores import StoreRegistry
+from glancelab.db.models import Image, ImageLocation, Task, utcnow
+from glancelab.stores import Store, StoreRegistry
 
 LOG = logging.getLogger(__name__)
 
@@ -18,15 +18,24 @@ LOG = logging.getLogger(__name__)
 ORPHAN_MIN_AGE_SECONDS = 300.0
 
 
-def recover_uploads(stores: StoreRegistry, holder_prefix: str) -> list[str]:
-    """Requeue images whose upload was held by holder_prefix; drop their partial data."""
+def _held_by(field, holder_prefix: str):
+    """'host:' means every process of this host; 'host:pid' means exactly that process."""
+    if holder_prefix.endswith(":"):
+        return field.startswith(holder_prefix)
+    return field == holder_prefix
+
+
+def recover_uploads(stores: StoreRegistry, holder_prefix: str,
+                    staging: Store | None = None) -> list[str]:
+    """Requeue images whose upload or staging was held by holder_prefix; drop partial data."""
+    writing = ("saving", "uploading")
     with database.atomic():
         stuck = [row.id for row in Image.select(Image.id).where(
-            Image.status == "saving", Image.upload_owner.startswith(holder_prefix))]
+            Image.status.in_(writing), _held_by(Image.upload_owner, holder_prefix))]
         if stuck:
             (Image.update(status="queued", upload_owner=None, reserved=0, updated_at=utcnow())
-             .where(Image.id.in_(stuck), Image.status == "saving").execute())
-    for store in stores.stores.values():
+             .where(Image.id.in_(stuck), Image.status.in_(writing)).execute())
+    for store in [*stores.stores.values(), *([staging] if staging else [])]:
         for path in store.recover(holder_prefix):
             LOG.info("removed partial upload", extra={"path": path, "store": store.id})
     for image_id in stuck:
@@ -45,3 +54,23 @@ def remove_orphans(stores: StoreRegistry, min_age_seconds: float = ORPHAN_MIN_AG
     return removed
 
 
+
+
+def recover_imports(rt, holder_prefix: str) -> list[str]:
+    """Fail cleanly the imports whose process is gone: undo what they added."""
+    from glancelab.services.import_runner import fail_task
+    failed = []
+    for task in Task.select().where(Task.status.in_(("pending", "processing")),
+                                    _held_by(Task.worker, holder_prefix)):
+        fail_task(rt, task, "The import was interrupted: the API process running it stopped. "
+                            "Nothing of it was kept; run the import again.")
+        failed.append(task.id)
+    return failed
+
+
+def remove_stale_staging(staging: Store, min_age_seconds: float = ORPHAN_MIN_AGE_SECONDS) -> list[str]:
+    """Staged data whose image is no longer waiting for an import."""
+    from glancelab.services.import_runner import staged_url
+    waiting = Image.select(Image.id).where(Image.status.in_(("uploading", "importing")))
+    known = {staged_url(staging, row.id) for row in waiting}
+    return staging.remove_orphans(known, min_age_seconds)

@@ -9,8 +9,11 @@ import socket
 from glancelab import schemas
 from glancelab.cache import ImageCache
 from glancelab.config import Config
+from glancelab.formats import FormatPolicy
 from glancelab.services.quotas import QuotaSettings
+from glancelab.services.webdownload import UriFilter
 from glancelab.stores import StoreRegistry
+from glancelab.stores.filesystem import FilesystemStore
 
 
 @dataclasses.dataclass(frozen=True)
@@ -24,6 +27,7 @@ class Settings:
     max_request_body_size: int = 65536
     disk_formats: tuple[str, ...] = tuple(schemas.DISK_FORMATS)
     container_formats: tuple[str, ...] = tuple(schemas.CONTAINER_FORMATS)
+    formats: FormatPolicy = FormatPolicy()
 
     @classmethod
     def from_config(cls, config: Config) -> "Settings":
@@ -39,7 +43,34 @@ class Settings:
                                or schemas.DISK_FORMATS),
             container_formats=tuple(config.get_list("image_format", "container_formats")
                                     or schemas.CONTAINER_FORMATS),
+            formats=FormatPolicy(
+                require_image_format_match=config.get_bool(
+                    "image_format", "require_image_format_match", default=True),
+                vmdk_allowed_types=tuple(config.get_list("image_format", "vmdk_allowed_types")
+                                         or FormatPolicy.vmdk_allowed_types)),
         )
+
+
+@dataclasses.dataclass(frozen=True)
+class ImportSettings:
+    methods: tuple[str, ...] = ("glance-direct", "web-download", "copy-image")
+    uri_filter: UriFilter = UriFilter()
+    workers: int = 2
+
+    @classmethod
+    def from_config(cls, config: Config) -> "ImportSettings":
+        return cls(methods=tuple(config.get_list("DEFAULT", "enabled_import_methods")),
+                   uri_filter=UriFilter.from_config(config),
+                   workers=max(1, config.get_int("glancelab", "import_workers")))
+
+
+def staging_store(config: Config) -> FilesystemStore:
+    """Where glance-direct data waits for its import: Glance's reserved staging store."""
+    path = config.get("os_glance_staging_store", "filesystem_store_datadir")
+    if not path:
+        uri = config.get("DEFAULT", "node_staging_uri") or ""
+        path = uri[len("file://"):] if uri.startswith("file://") else uri
+    return FilesystemStore("os_glance_staging_store", [(path or "var/staging", 0)])
 
 
 @dataclasses.dataclass
@@ -48,6 +79,10 @@ class Runtime:
     stores: StoreRegistry
     quotas: QuotaSettings = QuotaSettings()
     cache: "ImageCache | None" = None
+    staging: FilesystemStore | None = None
+    imports: ImportSettings = ImportSettings()
+    # Runs imports in the background; made on first use, so each worker has its own.
+    importer: object | None = None
 
 
 def upload_holder() -> str:

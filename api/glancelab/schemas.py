@@ -154,6 +154,47 @@ def members_schema() -> dict:
     }
 
 
+def task_schema() -> dict:
+    text = {"type": "string"}
+    return {
+        "name": "task",
+        "properties": {
+            "id": {"type": "string", "pattern": UUID_PATTERN,
+                   "description": "An identifier for the task"},
+            "type": {"type": "string", "enum": ["import", "api_image_import"],
+                     "description": "The type of task represented by this content"},
+            "status": {"type": "string", "enum": ["pending", "processing", "success", "failure"],
+                       "description": "The current status of this task"},
+            "input": {"type": "object", "description": "The parameters required by task"},
+            "result": {"type": ["object", "null"], "description": "The result of current task"},
+            "owner": {**text, "description": "An identifier for the owner of this task"},
+            "message": {**text, "description": "Human-readable informative message"},
+            "image_id": {**text, "description": "Image associated with the task"},
+            "request_id": {**text, "description": "Request that created the task"},
+            "user_id": {**text, "description": "User that created the task"},
+            "expires_at": {"type": ["null", "string"],
+                           "description": "When the task record may be removed"},
+            "created_at": {**text, "description": "Date and time of task creation"},
+            "updated_at": {**text, "description": "Date and time of last modification of task"},
+            "self": text, "schema": text,
+        },
+        "links": [{"rel": "self", "href": "{self}"}, {"rel": "describedby", "href": "{schema}"}],
+    }
+
+
+def tasks_schema() -> dict:
+    return {
+        "name": "tasks",
+        "properties": {
+            "tasks": {"type": "array", "items": task_schema()},
+            "schema": {"type": "string"}, "first": {"type": "string"},
+            "next": {"type": "string"},
+        },
+        "links": [{"rel": "first", "href": "{first}"}, {"rel": "next", "href": "{next}"},
+                  {"rel": "describedby", "href": "{schema}"}],
+    }
+
+
 # Request bodies that are not images.
 MEMBER_CREATE = {
     "type": "object",

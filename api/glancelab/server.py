@@ -37,8 +37,10 @@ def prepare(config: Config) -> None:
         applied = sync(database.obj)
         if applied:
             LOG.info("database migrated", extra={"applied": applied})
-        recovery.recover_uploads(rt.stores, f"{socket.gethostname()}:")
+        recovery.recover_uploads(rt.stores, f"{socket.gethostname()}:", rt.staging)
+        recovery.recover_imports(rt, f"{socket.gethostname()}:")
         recovery.remove_orphans(rt.stores)
+        recovery.remove_stale_staging(rt.staging)
     finally:
         database.close()
 
@@ -77,8 +79,10 @@ class GlancelabServer(BaseApplication):
         # A worker killed mid-upload: put exactly its uploads back to queued.
         bind(self.config.get("database", "connection"))
         try:
-            stuck = recovery.recover_uploads(build_runtime(self.config).stores,
-                                             f"{socket.gethostname()}:{worker.pid}")
+            rt = build_runtime(self.config)
+            holder = f"{socket.gethostname()}:{worker.pid}"
+            stuck = recovery.recover_uploads(rt.stores, holder, rt.staging)
+            recovery.recover_imports(rt, holder)
             if stuck:
                 LOG.warning("worker %s died during uploads of %s", worker.pid, stuck)
         except Exception:  # noqa: BLE001 - the master must survive; next start retries

@@ -29,9 +29,14 @@ def _quotas(db: peewee.Database) -> None:
     db.create_tables([models.ProjectLimit], safe=True)
 
 
+def _tasks(db: peewee.Database) -> None:
+    db.create_tables([models.Task], safe=True)
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[peewee.Database], None]]] = [
     (1, "images, properties, tags, members, locations", _initial_schema),
     (2, "upload reservations and per-project limits", _quotas),
+    (3, "image import tasks", _tasks),
 ]
 
 

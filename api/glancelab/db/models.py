@@ -102,12 +102,31 @@ class ProjectLimit(BaseModel):
         indexes = ((("project_id", "resource"), True),)
 
 
+class Task(BaseModel):
+    """An image import running in the background (Glance's api_image_import task)."""
+    id = peewee.CharField(max_length=36, primary_key=True)
+    type = peewee.CharField(max_length=30, default="api_image_import")
+    status = peewee.CharField(max_length=30, index=True)  # pending, processing, success, failure
+    owner = peewee.CharField(max_length=255, index=True)
+    user_id = peewee.CharField(max_length=255, null=True)
+    image_id = peewee.CharField(max_length=36, index=True)
+    request_id = peewee.CharField(max_length=64, null=True)
+    input = peewee.TextField(default="{}")   # JSON: method, stores, all_stores_must_succeed
+    result = peewee.TextField(null=True)     # JSON: stores done so far, then the outcome
+    message = peewee.TextField(default="")
+    # "host:pid" of the process running it, so a restart fails exactly its own tasks.
+    worker = peewee.CharField(max_length=255, null=True, index=True)
+    created_at = peewee.DateTimeField(default=utcnow, index=True)
+    updated_at = peewee.DateTimeField(default=utcnow)
+    expires_at = peewee.DateTimeField(null=True)
+
+
 class SchemaVersion(BaseModel):
     version = peewee.IntegerField(primary_key=True)
     applied_at = peewee.DateTimeField(default=utcnow)
 
 
-ALL_MODELS = [Image, ImageProperty, ImageTag, ImageMember, ImageLocation, ProjectLimit,
+ALL_MODELS = [Image, ImageProperty, ImageTag, ImageMember, ImageLocation, ProjectLimit, Task,
               SchemaVersion]
 
 

@@ -24,3 +24,10 @@ def read_json(req: falcon.Request, max_size: int):
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise errors.bad_request(f"Malformed JSON in request body: {exc}.") from None
+
+
+def accepted(resp: falcon.Response) -> None:
+    """202 with no body. Not labelled JSON: glanceclient parses any JSON-typed body."""
+    resp.status = falcon.HTTP_202
+    resp.content_type = "text/html; charset=UTF-8"
+    resp.text = ""

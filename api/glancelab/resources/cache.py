@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import falcon
 
+from glancelab.resources.body import accepted
 from glancelab.runtime import Runtime
 from glancelab.services import cache
 
@@ -26,7 +27,7 @@ class CachedImageResource:
 
     def on_put(self, req, resp, image_id: str) -> None:
         cache.queue_image(self.rt, req.context.auth, image_id)
-        resp.status = falcon.HTTP_202
+        accepted(resp)
 
     def on_delete(self, req, resp, image_id: str) -> None:
         cache.delete_cached(self.rt, req.context.auth, image_id)

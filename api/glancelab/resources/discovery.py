@@ -46,6 +46,8 @@ class SchemaResource:
             "images": schemas.images_schema(*formats),
             "member": schemas.member_schema(),
             "members": schemas.members_schema(),
+            "task": schemas.task_schema(),
+            "tasks": schemas.tasks_schema(),
         }
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import falcon
 
 from glancelab import errors
-from glancelab.resources.body import read_json
+from glancelab.resources.body import accepted, read_json
 from glancelab.runtime import Runtime
 from glancelab.services import access, images, listing, locations, patch, views
 
@@ -26,6 +26,8 @@ class ImagesCollection:
         resp.location = f"/v2/images/{image.id}"
         if self.rt.stores.multistore:
             resp.set_header("OpenStack-image-store-ids", ",".join(self.rt.stores.stores))
+        if self.rt.imports.methods:
+            resp.set_header("OpenStack-image-import-methods", ",".join(self.rt.imports.methods))
         resp.media = views.render_image(image, self.rt)
 
 
@@ -82,4 +84,4 @@ class ImageLocations:
     def on_post(self, req: falcon.Request, resp: falcon.Response, image_id: str) -> None:
         body = read_json(req, self.rt.settings.max_request_body_size)
         locations.add_location(self.rt, req.context.auth, image_id, body)
-        resp.status = falcon.HTTP_202
+        accepted(resp)

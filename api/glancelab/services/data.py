@@ -11,11 +11,12 @@ from glancelab import errors
 from glancelab.context import RequestContext
 from glancelab.db import database
 from glancelab.db.models import LOCATIONS_OF, Image, ImageLocation, utcnow
+from glancelab.formats import FormatGuard, UnsafeImage
 from glancelab.runtime import Runtime, upload_holder
 from glancelab.services import access
 from glancelab.services.digest import ParallelDigest
 from glancelab.services.quotas import StorageGrant
-from glancelab.stores import ReadHandle, StoreError, StoreFull, StoreUnavailable
+from glancelab.stores import ReadHandle, Store, Stored, StoreError, StoreFull, StoreUnavailable
 
 LOG = logging.getLogger(__name__)
 
@@ -30,8 +31,8 @@ class UploadInterrupted(Exception):
     """The request body ended before its Content-Length, or the client went away."""
 
 
-def _request_chunks(stream: BinaryIO, expected: int | None, cap: int, cap_message: str,
-                    digest: ParallelDigest, grant: StorageGrant) -> Iterator[bytes]:
+def read_request(stream: BinaryIO, expected: int | None) -> Iterator[bytes]:
+    """The request body as chunks; UploadInterrupted when it ends early or fails."""
     total = 0
     while True:
         try:
@@ -42,35 +43,64 @@ def _request_chunks(stream: BinaryIO, expected: int | None, cap: int, cap_messag
         if not chunk:
             break
         total += len(chunk)
-        if total > cap:
-            raise errors.too_large(cap_message)
-        grant.cover(total)  # quotas hold mid-stream: no byte past the limit reaches a store
-        digest.update(chunk)
         yield chunk
     if expected is not None and total != expected:
         raise UploadInterrupted(f"the request body ended after {total} of {expected} bytes")
 
 
-def _claim_for_upload(image: Image, holder: str) -> None:
-    claimed = (Image.update(status="saving", upload_owner=holder, updated_at=utcnow())
-               .where(Image.id == image.id, Image.status == "queued").execute())
-    if not claimed:
-        current = Image.get_or_none(Image.id == image.id)
-        status = current.status if current else "deleted"
-        raise errors.conflict(f"Image status transition from {status} to saving is not "
-                              "allowed: data can be uploaded only to a queued image.")
+class ImageWriter:
+    """Streams image data into one store under every rule an upload obeys.
+
+    The size cap and the project's storage quota hold mid-stream (no byte past a limit
+    reaches the store), md5 and sha512 are computed on the way, and format inspection
+    refuses unsafe data; any failure makes the store discard what it wrote.
+    """
+
+    def __init__(self, rt: Runtime, image: Image, holder: str):
+        self.rt = rt
+        self.image = image
+        self.holder = holder
+        self.cap = rt.settings.image_size_cap
+        self.cap_message = (f"Image exceeds the storage quota: image_size_cap is {self.cap} "
+                            "bytes; upload a smaller image or raise image_size_cap.")
+        self.grant = StorageGrant(rt.quotas, image.id, image.owner)
+        self.guard = FormatGuard(image.disk_format, rt.settings.formats)
+        self.checksum: str | None = None
+        self.hash_value: str | None = None
+
+    def check_cap(self, content_length: int | None) -> None:
+        """Before claiming the image: refuse a declared size over image_size_cap."""
+        if content_length is not None and content_length > self.cap:
+            raise errors.too_large(self.cap_message)
+
+    def write(self, store: Store, chunks: Iterator[bytes], size_hint: int | None) -> Stored:
+        digest = ParallelDigest()
+        try:
+            stored = store.write(self.image.id, self._checked(chunks, digest), size_hint,
+                                 self.holder)
+            self.checksum, self.hash_value = digest.hexdigests()
+            return stored
+        finally:
+            digest.close()
+
+    def _checked(self, chunks: Iterator[bytes], digest: ParallelDigest) -> Iterator[bytes]:
+        total = 0
+        for chunk in chunks:
+            total += len(chunk)
+            if total > self.cap:
+                raise errors.too_large(self.cap_message)
+            self.grant.cover(total)
+            digest.update(chunk)
+            self.guard.feed(chunk)  # an unsafe image is refused as soon as its header shows it
+            yield chunk
+        self.guard.finish()  # raising here makes the store discard what it wrote
+
+    @property
+    def virtual_size(self) -> int | None:
+        return self.guard.result.virtual_size if self.guard.result else None
 
 
-def _release(image_id: str, holder: str) -> None:
-    (Image.update(status="queued", upload_owner=None, reserved=0, updated_at=utcnow())
-     .where(Image.id == image_id, Image.status == "saving", Image.upload_owner == holder)
-     .execute())
-
-
-def upload(rt: Runtime, ctx: RequestContext, image_id: str, stream: BinaryIO,
-           content_length: int | None, store_id: str | None = None) -> Image:
-    image = access.get_visible_image(ctx, image_id)
-    access.require_modify(ctx, image, "upload_image")
+def target_store(rt: Runtime, store_id: str | None) -> Store:
     store = rt.stores.default
     if store_id:
         store = rt.stores.get(store_id)
@@ -79,33 +109,49 @@ def upload(rt: Runtime, ctx: RequestContext, image_id: str, stream: BinaryIO,
                                      "GET /v2/info/stores for the available stores.")
     if not store.writable:
         raise errors.bad_request(f"Store {store.id} is read-only; choose another store.")
-    cap = rt.settings.image_size_cap
-    cap_message = (f"Image exceeds the storage quota: image_size_cap is {cap} bytes; "
-                   "upload a smaller image or raise image_size_cap.")
-    if content_length is not None and content_length > cap:
-        raise errors.too_large(cap_message)
+    return store
 
+
+def claim(image: Image, holder: str, source: str, target: str) -> None:
+    """Move a queued image to `target` for this holder, or 409 saying why not."""
+    claimed = (Image.update(status=target, upload_owner=holder, updated_at=utcnow())
+               .where(Image.id == image.id, Image.status == source).execute())
+    if not claimed:
+        current = Image.get_or_none(Image.id == image.id)
+        status = current.status if current else "deleted"
+        raise errors.conflict(f"Image status transition from {status} to {target} is not "
+                              f"allowed: data can be sent only to a {source} image.")
+
+
+def release(image_id: str, holder: str, status: str) -> None:
+    (Image.update(status="queued", upload_owner=None, reserved=0, updated_at=utcnow())
+     .where(Image.id == image_id, Image.status == status, Image.upload_owner == holder)
+     .execute())
+
+
+def upload(rt: Runtime, ctx: RequestContext, image_id: str, stream: BinaryIO,
+           content_length: int | None, store_id: str | None = None) -> Image:
+    image = access.get_visible_image(ctx, image_id)
+    access.require_modify(ctx, image, "upload_image")
+    store = target_store(rt, store_id)
     holder = upload_holder()
-    _claim_for_upload(image, holder)
-    digest = ParallelDigest()
-    grant = StorageGrant(rt.quotas, image.id, image.owner)
+    writer = ImageWriter(rt, image, holder)
+    writer.check_cap(content_length)
+    claim(image, holder, "queued", "saving")
     try:
-        grant.start(content_length)
-        chunks = _request_chunks(stream, content_length, cap, cap_message, digest, grant)
-        stored = store.write(image.id, chunks, content_length, holder)
-        checksum, hash_value = digest.hexdigests()
+        writer.grant.start(content_length)
+        stored = writer.write(store, read_request(stream, content_length), content_length)
     except BaseException as exc:
-        digest.close()
-        _release(image.id, holder)
+        release(image.id, holder, "saving")
         LOG.warning("upload failed; image back to queued",
                     extra={"image_id": image.id, "error": str(exc)})
         if not isinstance(exc, UploadInterrupted):
-            _drain(stream)
-        raise _as_http_error(exc, store.id) from exc
-    return _finish_upload(rt, image.id, holder, store, stored, checksum, hash_value)
+            drain(stream)
+        raise as_http_error(exc, store.id) from exc
+    return _finish_upload(rt, image.id, holder, store, stored, writer)
 
 
-def _drain(stream: BinaryIO) -> None:
+def drain(stream: BinaryIO) -> None:
     drained = 0
     try:
         while drained < DRAIN_LIMIT and (chunk := stream.read(READ_CHUNK)):
@@ -114,11 +160,12 @@ def _drain(stream: BinaryIO) -> None:
         pass
 
 
-def _finish_upload(rt, image_id, holder, store, stored, checksum, hash_value) -> Image:
+def _finish_upload(rt, image_id, holder, store, stored, writer: ImageWriter) -> Image:
     with database.atomic():
         done = (Image.update(status="active", upload_owner=None, size=stored.size, reserved=0,
-                             checksum=checksum, os_hash_algo="sha512",
-                             os_hash_value=hash_value, updated_at=utcnow())
+                             virtual_size=writer.virtual_size,
+                             checksum=writer.checksum, os_hash_algo="sha512",
+                             os_hash_value=writer.hash_value, updated_at=utcnow())
                 .where(Image.id == image_id, Image.status == "saving",
                        Image.upload_owner == holder)
                 .execute())
@@ -135,19 +182,22 @@ def _finish_upload(rt, image_id, holder, store, stored, checksum, hash_value) ->
     return Image.get(Image.id == image_id)
 
 
-def _as_http_error(exc: BaseException, store_id: str) -> BaseException:
+def as_http_error(exc: BaseException, store_id: str, state: str = "queued") -> BaseException:
+    again = f"The image is {state} again."
     if isinstance(exc, errors.GlanceError):
         return exc
+    if isinstance(exc, UnsafeImage):
+        return errors.bad_request(f"Image rejected by format inspection: {exc} Nothing was "
+                                  f"kept; {again[0].lower()}{again[1:]}")
     if isinstance(exc, UploadInterrupted):
         return errors.bad_request(f"Upload aborted: {exc}. Nothing was kept; the image is "
-                                  "queued again, retry the upload.")
+                                  f"{state} again, retry the upload.")
     if isinstance(exc, StoreFull):
-        return errors.too_large(f"{exc}. The image is queued again.")
+        return errors.too_large(f"{exc}. {again}")
     if isinstance(exc, StoreUnavailable):
-        return errors.unavailable(f"{exc}. The image is queued again; retry when store "
-                                  f"{store_id} is back.")
+        return errors.unavailable(f"{exc}. {again} Retry when store {store_id} is back.")
     if isinstance(exc, StoreError):
-        return errors.GlanceError(500, f"{exc}. The image is queued again.")
+        return errors.GlanceError(500, f"{exc}. {again}")
     return exc
 
 

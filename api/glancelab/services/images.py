@@ -12,6 +12,7 @@ from glancelab.db import database
 from glancelab.db.models import Image, ImageLocation, ImageProperty, ImageTag, utcnow
 from glancelab.runtime import Runtime
 from glancelab.services import access, locations, patch, quotas
+from glancelab.services.import_runner import staged_url
 from glancelab.services.views import CORE_FIELDS, ImageDetails
 
 LOG = logging.getLogger(__name__)
@@ -150,6 +151,8 @@ def delete_image(rt: Runtime, ctx: RequestContext, image_id: str) -> None:
     # Data goes after the metadata: a crash in between leaves an orphan file that the
     # next start removes, never an image pointing at missing data.
     locations.delete_owned_data(rt, image_id, rows)
+    if rt.staging is not None:
+        rt.staging.delete(staged_url(rt.staging, image_id))
     if rt.cache is not None:
         rt.cache.delete(image_id, "image deleted")
     LOG.info("image deleted", extra={"image_id": image_id, "project_id": ctx.project_id})

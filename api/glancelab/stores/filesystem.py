@@ -112,6 +112,8 @@ class FilesystemStore(Store):
     # -- housekeeping ----------------------------------------------------------------------
     def recover(self, holder_prefix: str) -> list[str]:
         prefix = TEMP_PREFIX + holder_prefix.replace(":", "-")
+        if not holder_prefix.endswith(":"):
+            prefix += "-"  # exactly this process: pid 12 must not match pid 123
         removed = []
         for directory, _ in self.datadirs:
             for name in _listdir(directory):
