@@ -9,17 +9,18 @@ from glancelab.cache import ImageCache
 from glancelab.config import Config
 from glancelab.db import bind
 from glancelab.middleware import IdentityMiddleware, RequestIdMiddleware
-from glancelab.resources import (cache, data, discovery, images, imports, members, quotas,
-                                  stores)
+from glancelab.resources import (cache, data, discovery, images, imports, members, metadefs,
+                                  quotas, stores)
 from glancelab.runtime import ImportSettings, Runtime, Settings, staging_store
 from glancelab.services.quotas import QuotaSettings
 from glancelab.stores import build_registry
 
 
 def build_runtime(config: Config) -> Runtime:
-    return Runtime(settings=Settings.from_config(config), stores=build_registry(config),
+    stores = build_registry(config)
+    return Runtime(settings=Settings.from_config(config), stores=stores,
                    quotas=QuotaSettings.from_config(config),
-                   cache=ImageCache.from_config(config), staging=staging_store(config),
+                   cache=ImageCache.from_config(config), staging=staging_store(config, stores),
                    imports=ImportSettings.from_config(config))
 
 
@@ -65,4 +66,5 @@ def create_app(config: Config, runtime: Runtime | None = None) -> falcon.App:
     app.add_route("/v2/info/stores", stores.StoresInfo(rt, detail=False))
     app.add_route("/v2/info/stores/detail", stores.StoresInfo(rt, detail=True))
     app.add_route("/v2/stores/{store_id}/{image_id}", stores.StoreImage(rt))
+    metadefs.add_routes(app, rt)
     return app

@@ -67,6 +67,21 @@ def cmd_db_relocate(args) -> int:
     return 0
 
 
+def cmd_db_load_metadefs(args) -> int:
+    """Load metadata definition namespaces (Glance's glance-manage db load_metadefs)."""
+    from glancelab.services import metadef_loader
+    config = _load_config(args)
+    _bind_database(config)
+    try:
+        results = metadef_loader.load(args.path or metadef_loader.SHIPPED, args.overwrite)
+    except (OSError, ValueError) as exc:
+        print(f"load-metadefs: {exc}", file=sys.stderr)
+        return 1
+    for name, outcome in results:
+        print(f"{name}: {outcome}")
+    return 0
+
+
 def _bind_database(config):
     from glancelab.db import bind, database
     from glancelab.db.migrations import sync
@@ -220,6 +235,12 @@ def build_parser() -> argparse.ArgumentParser:
     relocate.add_argument("old", help="the directory the images were in")
     relocate.add_argument("new", help="the directory they are in now")
     relocate.set_defaults(func=cmd_db_relocate)
+    load = db_sub.add_parser("load-metadefs", help="load metadata definition namespaces "
+                                                   "(the shipped set unless --path)")
+    load.add_argument("--path", help="a directory of namespace *.json files")
+    load.add_argument("--overwrite", action="store_true",
+                      help="replace namespaces that already exist")
+    load.set_defaults(func=cmd_db_load_metadefs)
     stores = sub.add_parser("stores", help="image stores")
     stores_sub = stores.add_subparsers(dest="stores_command", required=True)
     stores_sub.add_parser("check", help="check that every configured store works"

@@ -33,7 +33,6 @@ DEFAULTS: dict[tuple[str, str], str] = {
     ("glance_store", "default_store"): "file",
     ("glance_store", "filesystem_store_datadir"): "var/images",
     ("DEFAULT", "enabled_import_methods"): "glance-direct,web-download,copy-image",
-    ("DEFAULT", "node_staging_uri"): "file://var/staging",
     ("image_format", "require_image_format_match"): "true",
     ("image_format", "vmdk_allowed_types"): "monolithicSparse,streamOptimized",
     ("import_filtering_opts", "allowed_schemes"): "http,https",

@@ -64,13 +64,21 @@ class ImportSettings:
                    workers=max(1, config.get_int("glancelab", "import_workers")))
 
 
-def staging_store(config: Config) -> FilesystemStore:
-    """Where glance-direct data waits for its import: Glance's reserved staging store."""
+def staging_store(config: Config, stores: StoreRegistry) -> FilesystemStore:
+    """Where imported data waits for its stores: Glance's reserved staging store.
+
+    [os_glance_staging_store] (multi-store) or node_staging_uri (single store) when set;
+    otherwise .staging inside the default filesystem store, so two services on one host
+    never share (and never clean up) each other's staged data.
+    """
     path = config.get("os_glance_staging_store", "filesystem_store_datadir")
     if not path:
         uri = config.get("DEFAULT", "node_staging_uri") or ""
         path = uri[len("file://"):] if uri.startswith("file://") else uri
-    return FilesystemStore("os_glance_staging_store", [(path or "var/staging", 0)])
+    if not path and isinstance(stores.default, FilesystemStore):
+        path = os.path.join(stores.default.datadirs[0][0], ".staging")
+    return FilesystemStore("os_glance_staging_store", [(path or "var/staging", 0)],
+                           create_dirs=False)
 
 
 @dataclasses.dataclass

@@ -100,7 +100,7 @@ def test_unsafe_or_mismatched_images_are_refused_and_leave_nothing(admin, api, i
     shown = admin.get(f"/v2/images/{image['id']}").json()
     assert shown["status"] == "queued" and shown["size"] is None
     assert image["id"] not in os.listdir(api.datadir)
-    assert not [n for n in os.listdir(api.datadir) if n.startswith(".")]  # no temp file left
+    assert not [n for n in os.listdir(api.datadir) if n.startswith(".tmp-")]  # no temp file left
     # The image can still take good data afterwards.
     good = {"qcow2": "qcow2", "raw": "raw", "vmdk": "vmdk", "vhd": "vhd"}[disk_format]
     assert admin.upload(image["id"], images[good].read_bytes()).status_code == 204

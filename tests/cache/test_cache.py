@@ -122,9 +122,13 @@ def test_parallel_first_downloads_never_corrupt_the_cache(admin, cache_api):
 
 
 def test_client_leaving_mid_download_leaves_no_partial_copy(admin, cache_api):
-    image_id, _ = s3_image(admin, 3 * MiB)
+    # Bigger than what loopback socket buffers can hold, so the server cannot finish
+    # sending (and caching) before the client is gone.
+    image_id, _ = s3_image(admin, 24 * MiB)
     host, port = cache_api.url.split("//")[1].split(":")
-    with socket.create_connection((host, int(port))) as sock:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+        sock.connect((host, int(port)))
         sock.sendall(f"GET /v2/images/{image_id}/file HTTP/1.1\r\nHost: x\r\n\r\n".encode())
         sock.recv(65536)
     deadline = time.monotonic() + 10

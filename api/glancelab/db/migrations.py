@@ -33,10 +33,15 @@ def _tasks(db: peewee.Database) -> None:
     db.create_tables([models.Task], safe=True)
 
 
+def _metadefs(db: peewee.Database) -> None:
+    db.create_tables(models.METADEF_MODELS, safe=True)
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[peewee.Database], None]]] = [
     (1, "images, properties, tags, members, locations", _initial_schema),
     (2, "upload reservations and per-project limits", _quotas),
     (3, "image import tasks", _tasks),
+    (4, "metadata definitions", _metadefs),
 ]
 
 

@@ -121,13 +121,85 @@ class Task(BaseModel):
     expires_at = peewee.DateTimeField(null=True)
 
 
+class MetadefNamespace(BaseModel):
+    """A metadata definition namespace (catalog of properties, objects and tags)."""
+    namespace = peewee.CharField(max_length=80, unique=True)
+    display_name = peewee.CharField(max_length=80, null=True)
+    description = peewee.TextField(null=True)
+    visibility = peewee.CharField(max_length=32, default="private")
+    protected = peewee.BooleanField(default=False)
+    owner = peewee.CharField(max_length=255, null=True)
+    created_at = peewee.DateTimeField(default=utcnow)
+    updated_at = peewee.DateTimeField(default=utcnow)
+
+
+class MetadefObject(BaseModel):
+    namespace = peewee.ForeignKeyField(MetadefNamespace, backref="objects", on_delete="CASCADE")
+    name = peewee.CharField(max_length=80)
+    description = peewee.TextField(null=True)
+    required = peewee.TextField(default="[]")    # JSON list of property names
+    properties = peewee.TextField(default="{}")  # JSON: name -> property definition
+    created_at = peewee.DateTimeField(default=utcnow)
+    updated_at = peewee.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("namespace", "name"), True),)
+
+
+class MetadefProperty(BaseModel):
+    namespace = peewee.ForeignKeyField(MetadefNamespace, backref="properties",
+                                       on_delete="CASCADE")
+    name = peewee.CharField(max_length=255)
+    definition = peewee.TextField()  # JSON: title, type, and the rest of its schema
+    created_at = peewee.DateTimeField(default=utcnow)
+    updated_at = peewee.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("namespace", "name"), True),)
+
+
+class MetadefTag(BaseModel):
+    namespace = peewee.ForeignKeyField(MetadefNamespace, backref="tags", on_delete="CASCADE")
+    name = peewee.CharField(max_length=255)
+    created_at = peewee.DateTimeField(default=utcnow)
+    updated_at = peewee.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("namespace", "name"), True),)
+
+
+class MetadefResourceType(BaseModel):
+    name = peewee.CharField(max_length=80, unique=True)
+    protected = peewee.BooleanField(default=False)
+    created_at = peewee.DateTimeField(default=utcnow)
+    updated_at = peewee.DateTimeField(default=utcnow)
+
+
+class MetadefResourceTypeAssociation(BaseModel):
+    namespace = peewee.ForeignKeyField(MetadefNamespace, backref="associations",
+                                       on_delete="CASCADE")
+    resource_type = peewee.ForeignKeyField(MetadefResourceType, backref="associations",
+                                           on_delete="CASCADE")
+    prefix = peewee.CharField(max_length=80, null=True)
+    properties_target = peewee.CharField(max_length=80, null=True)
+    created_at = peewee.DateTimeField(default=utcnow)
+    updated_at = peewee.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("namespace", "resource_type"), True),)
+
+
+METADEF_MODELS = [MetadefNamespace, MetadefObject, MetadefProperty, MetadefTag,
+                  MetadefResourceType, MetadefResourceTypeAssociation]
+
+
 class SchemaVersion(BaseModel):
     version = peewee.IntegerField(primary_key=True)
     applied_at = peewee.DateTimeField(default=utcnow)
 
 
 ALL_MODELS = [Image, ImageProperty, ImageTag, ImageMember, ImageLocation, ProjectLimit, Task,
-              SchemaVersion]
+              *METADEF_MODELS, SchemaVersion]
 
 
 # The queries every GET of one image makes (see db/prepared.py for why).

@@ -31,7 +31,7 @@ class FilesystemStore(Store):
     url_schemes = ("file",)
 
     def __init__(self, store_id: str, datadirs: list[tuple[str, int]], file_perm: int = 0,
-                 chunk_size: int = 64 * 1024, description: str = ""):
+                 chunk_size: int = 64 * 1024, description: str = "", create_dirs: bool = True):
         super().__init__(store_id, description)
         if not datadirs:
             raise StoreError(f"store {store_id!r}: set filesystem_store_datadir or "
@@ -41,7 +41,10 @@ class FilesystemStore(Store):
                          for path, prio in sorted(datadirs, key=lambda d: -d[1])]
         self.file_perm = file_perm
         self.chunk_size = chunk_size
-        for path, _ in self.datadirs:
+        # The staging store waits for its first write: a CLI run as root must not create
+        # it with an owner the service cannot write as.
+        self.create_on_write = not create_dirs
+        for path, _ in self.datadirs if create_dirs else ():
             os.makedirs(path, exist_ok=True)
 
     # -- writing -----------------------------------------------------------------------
@@ -55,6 +58,9 @@ class FilesystemStore(Store):
 
     def write(self, image_id: str, chunks: Iterable[bytes], size_hint: int | None,
               holder: str) -> Stored:
+        if self.create_on_write:
+            for path, _ in self.datadirs:
+                os.makedirs(path, exist_ok=True)
         directory = self._choose_dir(size_hint)
         final = os.path.join(directory, image_id)
         temp = os.path.join(directory, f"{TEMP_PREFIX}{holder.replace(':', '-')}-{image_id}")
