@@ -4,6 +4,8 @@
 - 1 GiB upload and download through the API (curl on loopback), with peak server RSS,
   and a smaller transfer to show RSS stays flat as size grows
 - GET one image and GET a 25-image list, requests per second with one worker (wrk)
+- interoperable import of the same 1 GiB: stage + glance-direct, and web-download from a
+  local web server, each with the time to active and the peak server RSS
 
 Usage: .venv/bin/python bench/api_bench.py [--size-mib 1024] [--seconds 5]
 """
@@ -22,7 +24,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
-from harness import ApiServer  # noqa: E402
+from harness import ApiServer, StaticHttpServer  # noqa: E402
 
 MB = 1_000_000
 HEADERS = {"X-Project-Id": "bench", "X-Roles": "admin,member,reader"}
@@ -115,6 +117,50 @@ def transfer(server: ApiServer, source: str) -> dict:
             "download_peak_rss_MiB": round(down_rss.peak_kib / 1024, 1)}
 
 
+def wait_active(server: ApiServer, image_id: str) -> None:
+    while True:
+        image = api_json(server, "GET", f"/v2/images/{image_id}")
+        if image["status"] == "active":
+            return
+        if image["status"] == "queued":
+            tasks = api_json(server, "GET", f"/v2/images/{image_id}/tasks")["tasks"]
+            raise RuntimeError(f"import failed: {tasks[0]['message'] if tasks else '?'}")
+        time.sleep(0.05)
+
+
+def imports(server: ApiServer, source: str) -> dict:
+    size = os.path.getsize(source)
+    results = {}
+    image = api_json(server, "POST", "/v2/images", {"name": "bench-direct"})
+    with RssSampler(server.process.pid) as rss:
+        code, stage_seconds = curl("-T", source, "-H", "Content-Type: application/octet-stream",
+                                   f"{server.url}/v2/images/{image['id']}/stage")
+        assert code == "204", code
+        start = time.perf_counter()
+        api_json(server, "POST", f"/v2/images/{image['id']}/import",
+                 {"method": {"name": "glance-direct"}})
+        wait_active(server, image["id"])
+        import_seconds = time.perf_counter() - start
+    results["glance_direct"] = {"stage_MBps": round(size / stage_seconds / MB),
+                                "import_MBps": round(size / import_seconds / MB),
+                                "peak_rss_MiB": round(rss.peak_kib / 1024, 1)}
+    web = StaticHttpServer(os.path.dirname(source))
+    try:
+        image = api_json(server, "POST", "/v2/images", {"name": "bench-web"})
+        with RssSampler(server.process.pid) as rss:
+            start = time.perf_counter()
+            api_json(server, "POST", f"/v2/images/{image['id']}/import",
+                     {"method": {"name": "web-download",
+                                 "uri": f"{web.url}/{os.path.basename(source)}"}})
+            wait_active(server, image["id"])
+            seconds = time.perf_counter() - start
+    finally:
+        web.stop()
+    results["web_download"] = {"to_active_MBps": round(size / seconds / MB),
+                               "peak_rss_MiB": round(rss.peak_kib / 1024, 1)}
+    return results
+
+
 def wrk(url: str, seconds: int, connections: int = 8) -> float:
     if not shutil.which("wrk"):
         return float("nan")
@@ -142,6 +188,15 @@ def main() -> None:
             results["disk_ceiling_dd_fsync_MBps"] = round(disk_ceiling(server.datadir, big))
             results["transfer_small"] = transfer(server, small)
             results["transfer_big"] = transfer(server, big)
+        finally:
+            server.stop()
+
+        server = ApiServer(os.path.join(work, "import"), workers=2, extra_conf="""
+            [import_filtering_opts]
+            allowed_ports =
+            """).start()
+        try:
+            results["import_big"] = imports(server, big)
         finally:
             server.stop()
 

@@ -315,7 +315,10 @@ class StaticHttpServer:
                         self.wfile.flush()
                         stopping.wait(120)
                         return
-                    self.wfile.write(handle.read(last - first + 1))
+                    left = last - first + 1
+                    while left > 0 and (chunk := handle.read(min(left, 1 << 20))):
+                        self.wfile.write(chunk)  # streamed: benchmarks serve 1 GiB files
+                        left -= len(chunk)
 
         handler = functools.partial(Handler, directory=directory)
         self.hits = hits
