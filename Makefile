@@ -16,6 +16,7 @@ install: $(BIN)/python
 install-test: $(BIN)/python
 	scripts/install-system-deps
 	$(BIN)/pip install -q -e '.[test]'
+	PYTHON=$(PYTHON) scripts/install-openstack-collection
 
 ## The API on 127.0.0.1:9292: SQLite and a filesystem store under ./var
 run: install
@@ -36,4 +37,4 @@ bench: install-test
 	$(BIN)/python bench/labs_bench.py
 
 clean:
-	rm -rf $(VENV) var *.egg-info api/*.egg-info
+	rm -rf $(VENV) .venv-cloud var *.egg-info api/*.egg-info
