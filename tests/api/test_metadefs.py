@@ -6,20 +6,10 @@ import uuid
 import pytest
 
 from harness import GLANCELAB
-from helpers import ADMIN, Client, identity
+from helpers import ADMIN, Client
 
 SHIPPED = {"OS::Compute::Hypervisor", "OS::Compute::Libvirt", "OS::Compute::CPUPinning",
            "OS::Compute::Watchdog", "OS::Glance::CommonImageProperties", "OS::Software::DBMS"}
-
-
-@pytest.fixture
-def admin(api):
-    return Client(api.url, ADMIN)
-
-
-@pytest.fixture
-def alice(api):
-    return Client(api.url, identity("project-alice"))
 
 
 def load_metadefs(api, *args):
@@ -59,7 +49,7 @@ def admin_cannot_delete_protected(api):
     return response.status_code == 403 and "protected" in response.json()["message"]
 
 
-def test_namespace_lifecycle(admin, alice, bob_client):
+def test_namespace_lifecycle(admin, alice, bob):
     name = f"Lab::Test::{uuid.uuid4().hex[:6]}"
     body = {"namespace": name, "display_name": "Lab test", "visibility": "private",
             "owner": "project-alice",
@@ -75,7 +65,7 @@ def test_namespace_lifecycle(admin, alice, bob_client):
     assert admin.post("/v2/metadefs/namespaces", json=body).status_code == 409
     # Private: the owner project sees it, another does not.
     assert alice.get(f"/v2/metadefs/namespaces/{name}").status_code == 200
-    assert bob_client.get(f"/v2/metadefs/namespaces/{name}").status_code == 404
+    assert bob.get(f"/v2/metadefs/namespaces/{name}").status_code == 404
     # Only admins write.
     assert alice.post(f"/v2/metadefs/namespaces/{name}/tags/two").status_code == 403
     base = f"/v2/metadefs/namespaces/{name}"
@@ -115,11 +105,6 @@ def test_namespace_lifecycle(admin, alice, bob_client):
     assert admin.put(f"{base}2", json=renamed).status_code == 200
     assert admin.delete(f"{base}2").status_code == 204
     assert admin.get(f"{base}2/properties").status_code == 404
-
-
-@pytest.fixture
-def bob_client(api):
-    return Client(api.url, identity("project-bob"))
 
 
 @pytest.mark.parametrize("body, words", [
