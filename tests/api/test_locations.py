@@ -75,3 +75,18 @@ def test_missing_web_file_is_400(admin, web):
     response = admin.post(f"/v2/images/{image['id']}/locations", json={"url": f"{web.url}/nope"})
     assert response.status_code == 400
     assert "404" in response.json()["message"]
+
+
+def test_block_device_location_serves_the_device(admin, block_device):
+    device, payload = block_device
+    image = admin.create_image()
+    response = admin.post(f"/v2/images/{image['id']}/locations", json={"url": f"file://{device}"})
+    assert response.status_code == 202, response.text
+    shown = admin.get(f"/v2/images/{image['id']}").json()
+    assert shown["status"] == "active" and shown["size"] == len(payload)
+    assert admin.get(f"/v2/images/{image['id']}/file").content == payload
+    ranged = admin.get(f"/v2/images/{image['id']}/file", headers={"Range": "bytes=-100"})
+    assert ranged.status_code == 206 and ranged.content == payload[-100:]
+    assert admin.delete(f"/v2/images/{image['id']}").status_code == 204
+    with open(device, "rb") as handle:  # the device is not ours to wipe
+        assert handle.read(4096) == payload[:4096]

@@ -52,3 +52,19 @@ def test_missing_source_is_a_clear_error(api, tmp_path):
     assert "does not exist" in result.stderr
     result = run(api, "novg/nolv")
     assert result.returncode == 1 and "VG/LV" in result.stderr
+
+
+def test_block_device_snapshot_is_registered_or_copied(api, admin, block_device):
+    device, payload = block_device
+    result = run(api, device, "--name", "lv-snapshot")
+    assert result.returncode == 0, result.stderr
+    image = admin.get(f"/v2/images/{result.stdout.split()[0]}").json()
+    assert image["status"] == "active" and image["size"] == 0
+    assert json.loads(image["block_device_mapping"])[0]["snapshot_id"] == device
+    assert image["glancelab_snapshot_size"] == str(len(payload))  # the device's size, not 0
+
+    result = run(api, device, "--copy")
+    assert result.returncode == 0, result.stderr
+    image = admin.get(f"/v2/images/{result.stdout.split()[0]}").json()
+    assert image["size"] == len(payload)
+    assert image["checksum"] == hashlib.md5(payload).hexdigest()

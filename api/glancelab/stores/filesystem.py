@@ -94,10 +94,15 @@ class FilesystemStore(Store):
             handle = open(path, "rb")
         except FileNotFoundError:
             raise StoreError(f"store {self.id!r}: the data file {path} is missing") from None
-        total = handle.seek(0, os.SEEK_END) if _is_block_device(handle) \
-            else os.fstat(handle.fileno()).st_size
+        block_device = _is_block_device(handle)
+        total = handle.seek(0, os.SEEK_END) if block_device else os.fstat(handle.fileno()).st_size
         handle.seek(offset)
-        return ReadHandle(length=(total - offset) if length is None else length, file=handle)
+        length = (total - offset) if length is None else length
+        if block_device:
+            # sendfile() sends nothing from a block device (its st_size is 0): read it in chunks.
+            return ReadHandle(length=length, chunks=_read_chunks(handle, length, self.chunk_size),
+                              closer=handle.close)
+        return ReadHandle(length=length, file=handle)
 
     def delete(self, url: str) -> None:
         _remove_quietly(self.path_of(url))
@@ -165,6 +170,16 @@ class FilesystemStore(Store):
             return False
         path = self.path_of(url)
         return any(os.path.dirname(path) == directory for directory, _ in self.datadirs)
+
+
+def _read_chunks(handle, length: int, chunk_size: int):
+    try:
+        left = length
+        while left > 0 and (chunk := handle.read(min(chunk_size, left))):
+            left -= len(chunk)
+            yield chunk
+    finally:
+        handle.close()
 
 
 def _is_block_device(handle) -> bool:
