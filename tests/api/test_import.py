@@ -304,8 +304,11 @@ def test_tasks_are_private_to_their_project(admin, alice, server):
     assert task["id"] not in [t["id"] for t in bob.get("/v2/tasks").json()["tasks"]]
     assert admin.get(f"/v2/tasks/{task['id']}").status_code == 200
     assert alice.get("/v2/tasks", params={"status": "bogus"}).status_code == 400
-    page = alice.get("/v2/tasks", params={"limit": 1}).json()
+    page = alice.get("/v2/tasks", params={"limit": 1, "status": "success"}).json()
     assert len(page["tasks"]) == 1 and "next" in page
+    second = alice.get(page["next"]).json()  # the next link keeps the limit and the filter
+    assert len(second["tasks"]) == 1 and second["tasks"][0]["status"] == "success"
+    assert second["tasks"][0]["id"] != page["tasks"][0]["id"]
     assert admin.get("/v2/schemas/task").json()["name"] == "task"
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import urllib.parse
 
 from glancelab import errors
 from glancelab.context import RequestContext
@@ -75,7 +76,9 @@ def list_tasks(ctx: RequestContext, params: dict, limit_max: int) -> dict:
     page = {"tasks": [task_view(t) for t in rows[:limit]], "first": "/v2/tasks",
             "schema": "/v2/schemas/tasks"}
     if len(rows) > limit and limit:
-        page["next"] = f"/v2/tasks?marker={rows[limit - 1].id}"
+        # The next page keeps the caller's filters, sort and limit.
+        kept = {k: v for k, v in params.items() if k != "marker"}
+        page["next"] = "/v2/tasks?" + urllib.parse.urlencode({**kept, "marker": rows[limit - 1].id})
     return page
 
 
