@@ -1,3 +1,6 @@
+import os
+import subprocess
+
 import pytest
 
 from helpers import ADMIN, Client, identity
@@ -26,8 +29,6 @@ def reader(api):
 @pytest.fixture
 def block_device(tmp_path):
     """A real block device holding 4 MiB of random data: a loop device over a file."""
-    import os
-    import subprocess
     if not os.path.exists("/dev/loop-control"):
         pytest.skip("this kernel offers no loop devices (/dev/loop-control)")
     payload = os.urandom(4 * 1024 * 1024)

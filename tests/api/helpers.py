@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import requests
@@ -53,3 +54,18 @@ class Client:
     def upload(self, image_id: str, data, **kw) -> requests.Response:
         headers = {"Content-Type": "application/octet-stream", **kw.pop("headers", {})}
         return self.put(f"/v2/images/{image_id}/file", data=data, headers=headers, **kw)
+
+
+def wait_for_task(client: Client, image_id: str, timeout: float = 120) -> dict:
+    """The image's latest import task once it has finished (success or failure)."""
+    deadline = time.monotonic() + timeout
+    tasks = None
+    while time.monotonic() < deadline:
+        try:
+            tasks = client.get(f"/v2/images/{image_id}/tasks").json()["tasks"]
+        except requests.ConnectionError:  # a kept-alive connection to a worker we killed
+            continue
+        if tasks and tasks[0]["status"] in ("success", "failure"):
+            return tasks[0]
+        time.sleep(0.1)
+    raise AssertionError(f"import of {image_id} did not finish: {tasks}")

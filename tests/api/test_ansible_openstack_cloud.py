@@ -9,13 +9,12 @@ import json
 import os
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
 import pytest
 
-from helpers import ADMIN, Client
+from helpers import ADMIN, Client, wait_for_task
 
 ROOT = Path(__file__).resolve().parents[2]
 CLOUD_DIR = Path(os.environ.get("OPENSTACK_CLOUD_DIR", ROOT / ".venv-cloud"))
@@ -45,16 +44,6 @@ def run_playbook(cloud_dir: Path, tmp_path: Path, **extra_vars) -> dict:
     return json.loads(results.read_text())
 
 
-def wait_until_active(client: Client, image_id: str, timeout: float = 60) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        shown = client.get(f"/v2/images/{image_id}").json()
-        if shown["status"] not in ("uploading", "importing"):
-            return shown
-        time.sleep(0.1)
-    raise AssertionError(f"image {image_id} stayed {shown['status']}")
-
-
 def test_openstack_cloud_image_lifecycle(api, collection, tmp_path):
     payload = os.urandom(2 * 1024 * 1024 + 7)
     image_file = tmp_path / "disk.raw"
@@ -82,7 +71,9 @@ def test_openstack_cloud_image_lifecycle(api, collection, tmp_path):
     assert results["reactivated"]["image"]["status"] == "active"
 
     # The SDK returns as soon as the import is accepted; the API finishes it in the background.
-    imported = wait_until_active(admin, results["imported"]["image"]["id"])
+    imported_id = results["imported"]["image"]["id"]
+    assert wait_for_task(admin, imported_id)["status"] == "success"
+    imported = admin.get(f"/v2/images/{imported_id}").json()
     assert imported["status"] == "active"
     assert imported["checksum"] == hashlib.md5(payload).hexdigest()
     assert admin.get(f"/v2/images/{imported['id']}/file").content == payload

@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from harness import ApiServer, StaticHttpServer
-from helpers import ADMIN, Client, identity
+from helpers import ADMIN, Client, identity, wait_for_task
 
 MiB = 1024 * 1024
 
@@ -84,20 +84,6 @@ def admin(server):
 @pytest.fixture
 def alice(server):
     return Client(server.url, identity("project-alice"))
-
-
-def wait_for_task(client, image_id, timeout=60):
-    deadline = time.monotonic() + timeout
-    tasks = None
-    while time.monotonic() < deadline:
-        try:
-            tasks = client.get(f"/v2/images/{image_id}/tasks").json()["tasks"]
-        except requests.ConnectionError:  # a kept-alive connection to a worker we killed
-            continue
-        if tasks and tasks[0]["status"] in ("success", "failure"):
-            return tasks[0]
-        time.sleep(0.1)
-    raise AssertionError(f"import of {image_id} did not finish: {tasks}")
 
 
 def stage(client, image_id, payload):

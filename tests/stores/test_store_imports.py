@@ -2,12 +2,11 @@
 
 import hashlib
 import os
-import time
 import uuid
 
 import pytest
 
-from helpers import ADMIN, Client
+from helpers import ADMIN, Client, wait_for_task
 
 MiB = 1024 * 1024
 
@@ -15,16 +14,6 @@ MiB = 1024 * 1024
 @pytest.fixture
 def admin(multistore_api):
     return Client(multistore_api.url, ADMIN)
-
-
-def wait_for_task(client, image_id, timeout=120):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        tasks = client.get(f"/v2/images/{image_id}/tasks").json()["tasks"]
-        if tasks and tasks[0]["status"] in ("success", "failure"):
-            return tasks[0]
-        time.sleep(0.2)
-    raise AssertionError(f"import of {image_id} did not finish")
 
 
 def test_s3_object_registered_as_a_location(admin, s3_client, s3_service):

@@ -16,7 +16,8 @@ from glancelab.runtime import Runtime, upload_holder
 from glancelab.services import access
 from glancelab.services.digest import ParallelDigest
 from glancelab.services.quotas import StorageGrant
-from glancelab.stores import ReadHandle, Store, Stored, StoreError, StoreFull, StoreUnavailable
+from glancelab.stores import (ReadHandle, Store, Stored, StoreError, StoreFull, StoreUnavailable,
+                              file_chunks)
 
 LOG = logging.getLogger(__name__)
 
@@ -287,9 +288,6 @@ def iter_chunks(handle: ReadHandle) -> Iterator[bytes]:
         yield from handle.chunks
         return
     try:
-        left = handle.length
-        while left > 0 and (chunk := handle.file.read(min(READ_CHUNK, left))):
-            left -= len(chunk)
-            yield chunk
+        yield from file_chunks(handle.file, handle.length, READ_CHUNK)
     finally:
         handle.close()

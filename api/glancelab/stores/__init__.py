@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 
 from glancelab.config import Config, ConfigError
-from glancelab.stores.base import ReadHandle, Store, Stored, StoreError, StoreFull, StoreUnavailable
+from glancelab.stores.base import (ReadHandle, Store, Stored, StoreError, StoreFull,
+                                   StoreUnavailable, file_chunks)
 from glancelab.stores.filesystem import FilesystemStore
 
 LOG = logging.getLogger(__name__)
 
 __all__ = ["StoreRegistry", "build_registry", "Store", "Stored", "ReadHandle", "StoreError",
-           "StoreFull", "StoreUnavailable"]
+           "StoreFull", "StoreUnavailable", "file_chunks"]
 
 
 def _parse_datadirs(value: str) -> list[tuple[str, int]]:

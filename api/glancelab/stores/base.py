@@ -40,6 +40,16 @@ class ReadHandle:
             self.closer()
 
 
+def file_chunks(file: BinaryIO, length: int, chunk_size: int) -> Iterator[bytes]:
+    """length bytes of an open file, from where it stands, chunk by chunk; closes it after."""
+    try:
+        while length > 0 and (chunk := file.read(min(chunk_size, length))):
+            length -= len(chunk)
+            yield chunk
+    finally:
+        file.close()
+
+
 class Store(abc.ABC):
     type: str = ""
     writable: bool = True

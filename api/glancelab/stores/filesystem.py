@@ -14,7 +14,8 @@ import uuid
 from typing import Iterable
 from urllib.parse import unquote, urlparse
 
-from glancelab.stores.base import ReadHandle, Store, Stored, StoreError, StoreFull
+from glancelab.stores.base import (ReadHandle, Store, Stored, StoreError, StoreFull,
+                                   file_chunks)
 
 TEMP_PREFIX = ".tmp-"
 
@@ -100,7 +101,7 @@ class FilesystemStore(Store):
         length = (total - offset) if length is None else length
         if block_device:
             # sendfile() sends nothing from a block device (its st_size is 0): read it in chunks.
-            return ReadHandle(length=length, chunks=_read_chunks(handle, length, self.chunk_size),
+            return ReadHandle(length=length, chunks=file_chunks(handle, length, self.chunk_size),
                               closer=handle.close)
         return ReadHandle(length=length, file=handle)
 
@@ -170,16 +171,6 @@ class FilesystemStore(Store):
             return False
         path = self.path_of(url)
         return any(os.path.dirname(path) == directory for directory, _ in self.datadirs)
-
-
-def _read_chunks(handle, length: int, chunk_size: int):
-    try:
-        left = length
-        while left > 0 and (chunk := handle.read(min(chunk_size, left))):
-            left -= len(chunk)
-            yield chunk
-    finally:
-        handle.close()
 
 
 def _is_block_device(handle) -> bool:
