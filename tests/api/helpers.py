@@ -56,7 +56,7 @@ class Client:
         return self.put(f"/v2/images/{image_id}/file", data=data, headers=headers, **kw)
 
 
-def wait_for_task(client: Client, image_id: str, timeout: float = 120) -> dict:
+def wait_for_task(client: Client, image_id: str, timeout: float = 60) -> dict:
     """The image's latest import task once it has finished (success or failure)."""
     deadline = time.monotonic() + timeout
     tasks = None

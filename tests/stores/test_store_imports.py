@@ -61,7 +61,7 @@ def test_import_to_s3_and_swift_then_copy_to_a_file_store(admin, s3_client, swif
     response = admin.post(f"/v2/images/{image['id']}/import", json={
         "method": {"name": "glance-direct"}, "stores": ["s3", "obj"]})
     assert response.status_code == 202, response.text
-    task = wait_for_task(admin, image["id"])
+    task = wait_for_task(admin, image["id"], timeout=120)
     assert task["status"] == "success", task["message"]
     shown = admin.get(f"/v2/images/{image['id']}").json()
     assert sorted(shown["stores"].split(",")) == ["obj", "s3"]
@@ -73,7 +73,7 @@ def test_import_to_s3_and_swift_then_copy_to_a_file_store(admin, s3_client, swif
     response = admin.post(f"/v2/images/{image['id']}/import", json={
         "method": {"name": "copy-image"}, "stores": ["fast"]})
     assert response.status_code == 202, response.text
-    assert wait_for_task(admin, image["id"])["status"] == "success"
+    assert wait_for_task(admin, image["id"], timeout=120)["status"] == "success"
     assert sorted(admin.get(f"/v2/images/{image['id']}").json()["stores"].split(",")) == \
         ["fast", "obj", "s3"]
     assert admin.get(f"/v2/images/{image['id']}/file").content == payload
@@ -93,7 +93,7 @@ def test_copy_to_a_failing_store_leaves_no_partial_object(admin, s3_proxy, s3_cl
         response = admin.post(f"/v2/images/{image['id']}/import", json={
             "method": {"name": "copy-image"}, "stores": ["s3flaky"]})
         assert response.status_code == 202, response.text
-        task = wait_for_task(admin, image["id"])
+        task = wait_for_task(admin, image["id"], timeout=120)
     finally:
         s3_proxy.fail_requests_over = None
     assert task["status"] == "failure" and "s3flaky" in task["message"]

@@ -78,7 +78,8 @@ def list_tasks(ctx: RequestContext, params: dict, limit_max: int) -> dict:
     if len(rows) > limit and limit:
         # The next page keeps the caller's filters, sort and limit.
         kept = {k: v for k, v in params.items() if k != "marker"}
-        page["next"] = "/v2/tasks?" + urllib.parse.urlencode({**kept, "marker": rows[limit - 1].id})
+        page["next"] = "/v2/tasks?" + urllib.parse.urlencode(
+            {**kept, "marker": rows[limit - 1].id}, doseq=True)
     return page
 
 
