@@ -172,6 +172,7 @@ class Service:
             options = {"swift_store_auth_address": self.env["SWIFT_AUTH_URL"],
                        "swift_store_user": self.env["SWIFT_USER"],
                        "swift_store_key": self.env["SWIFT_KEY"],
+                       "swift_store_auth_version": "1",  # tempauth
                        "swift_store_container": container,
                        "swift_store_create_container_on_put": "true"}
         options.update(extra)

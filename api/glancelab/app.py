@@ -6,7 +6,7 @@ import falcon
 
 from glancelab import errors
 from glancelab.cache import ImageCache
-from glancelab.config import Config
+from glancelab.conf import Config
 from glancelab.db import bind
 from glancelab.middleware import IdentityMiddleware, RequestIdMiddleware
 from glancelab.resources import (cache, data, discovery, images, imports, members, metadefs,
@@ -26,12 +26,12 @@ def build_runtime(config: Config) -> Runtime:
 
 def create_app(config: Config, runtime: Runtime | None = None) -> falcon.App:
     rt = runtime or build_runtime(config)
-    bind(config.get("database", "connection"))
+    bind(config.database.connection)
     identity = IdentityMiddleware(
-        strategy=config.get("DEFAULT", "auth_strategy"),
-        default_project=config.get("glancelab", "noauth_project_id"),
-        default_user=config.get("glancelab", "noauth_user_id"),
-        default_roles=config.get_list("glancelab", "noauth_roles"),
+        strategy=config.auth,
+        default_project=config.glancelab.noauth_project_id,
+        default_user=config.glancelab.noauth_user_id,
+        default_roles=config.glancelab.noauth_roles,
     )
     app = falcon.App(middleware=[RequestIdMiddleware(), identity])
     app.req_options.strip_url_path_trailing_slash = True

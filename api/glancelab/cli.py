@@ -7,18 +7,19 @@ import os
 import sys
 
 from glancelab import __version__, logs
-from glancelab.config import Config, ConfigError
+from glancelab import conf
+from glancelab.conf import Config, ConfigError
 
 
 def _load_config(args) -> Config:
-    return Config.load(args.config or os.environ.get("GLANCELAB_CONFIG"),
-                       config_dir=getattr(args, "config_dir", None))
+    return conf.load(args.config or os.environ.get("GLANCELAB_CONFIG"),
+                     config_dir=getattr(args, "config_dir", None))
 
 
 def cmd_serve(args) -> int:
     from glancelab import server
     config = _load_config(args)
-    logs.configure(config.get("glancelab", "log_format"), config.get_bool("DEFAULT", "debug"))
+    logs.configure(config.glancelab.log_format, config.debug)
     server.serve(config)
     return 0
 
@@ -27,11 +28,21 @@ def cmd_db_sync(args) -> int:
     from glancelab.db import bind, database
     from glancelab.db.migrations import sync, current_version
     config = _load_config(args)
-    bind(config.get("database", "connection"))
+    bind(config.database.connection)
     applied = sync(database.obj)
     print(f"database at version {current_version(database.obj)}"
           + (f" (applied {', '.join(map(str, applied))})" if applied else " (up to date)"))
     return 0
+
+
+def cmd_config_check(args) -> int:
+    from glancelab.conf import check
+    path = args.file or args.config or os.environ.get("GLANCELAB_CONFIG")
+    if not path:
+        print("glancelab config check: name the file, e.g. glancelab config check "
+              "/etc/glance/glance-api.conf", file=sys.stderr)
+        return 2
+    return check.run(path, sys.stdout)
 
 
 def cmd_stores_check(args) -> int:
@@ -85,7 +96,7 @@ def cmd_db_load_metadefs(args) -> int:
 def _bind_database(config):
     from glancelab.db import bind, database
     from glancelab.db.migrations import sync
-    bind(config.get("database", "connection"))
+    bind(config.database.connection)
     sync(database.obj)
 
 
@@ -138,6 +149,7 @@ def cmd_cache(args) -> int:
         print("glancelab cache: the image cache is not enabled; set image_cache_dir in "
               "glance-api.conf", file=sys.stderr)
         return 2
+    rt.cache.prepare()
     command = args.cache_command
     if command in ("queue", "prefetch"):
         _bind_database(config)
@@ -241,6 +253,12 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("--overwrite", action="store_true",
                       help="replace namespaces that already exist")
     load.set_defaults(func=cmd_db_load_metadefs)
+    config_cmd = sub.add_parser("config", help="glance-api.conf")
+    config_sub = config_cmd.add_subparsers(dest="config_command", required=True)
+    check = config_sub.add_parser("check", help="unknown keys, bad values and what each store "
+                                                "will use")
+    check.add_argument("file", nargs="?", help="default: --config or $GLANCELAB_CONFIG")
+    check.set_defaults(func=cmd_config_check)
     stores = sub.add_parser("stores", help="image stores")
     stores_sub = stores.add_subparsers(dest="stores_command", required=True)
     stores_sub.add_parser("check", help="check that every configured store works"
@@ -298,7 +316,7 @@ def build_parser() -> argparse.ArgumentParser:
         lab_sub.add_parser(name, help=text).add_argument("number")
     for p in lab_sub.choices.values():
         p.set_defaults(func=cmd_lab)
-    for p in (serve, db, stores, quota, cache, snapshot, lab):
+    for p in (serve, config_cmd, db, stores, quota, cache, snapshot, lab):
         p.add_argument("--config", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return parser
 

@@ -8,7 +8,7 @@ import socket
 
 from glancelab import schemas
 from glancelab.cache import ImageCache
-from glancelab.config import Config
+from glancelab.conf import Config
 from glancelab.formats import FormatPolicy
 from glancelab.services.quotas import QuotaSettings
 from glancelab.services.webdownload import UriFilter
@@ -31,23 +31,19 @@ class Settings:
 
     @classmethod
     def from_config(cls, config: Config) -> "Settings":
+        formats = config.image_format
         return cls(
-            limit_param_default=config.get_int("DEFAULT", "limit_param_default"),
-            api_limit_max=config.get_int("DEFAULT", "api_limit_max"),
-            image_size_cap=config.get_size("DEFAULT", "image_size_cap"),
-            show_image_direct_url=config.get_bool("DEFAULT", "show_image_direct_url"),
-            show_multiple_locations=config.get_bool("DEFAULT", "show_multiple_locations"),
-            public_endpoint=(config.get("DEFAULT", "public_endpoint") or "").rstrip("/"),
-            max_request_body_size=config.get_int("DEFAULT", "max_request_body_size"),
-            disk_formats=tuple(config.get_list("image_format", "disk_formats")
-                               or schemas.DISK_FORMATS),
-            container_formats=tuple(config.get_list("image_format", "container_formats")
-                                    or schemas.CONTAINER_FORMATS),
-            formats=FormatPolicy(
-                require_image_format_match=config.get_bool(
-                    "image_format", "require_image_format_match", default=True),
-                vmdk_allowed_types=tuple(config.get_list("image_format", "vmdk_allowed_types")
-                                         or FormatPolicy.vmdk_allowed_types)),
+            limit_param_default=config.limit_param_default,
+            api_limit_max=config.api_limit_max,
+            image_size_cap=config.image_size_cap,
+            show_image_direct_url=config.show_image_direct_url,
+            show_multiple_locations=config.show_multiple_locations,
+            public_endpoint=(config.public_endpoint or "").rstrip("/"),
+            max_request_body_size=config.max_request_body_size,
+            disk_formats=tuple(formats.disk_formats),
+            container_formats=tuple(formats.container_formats),
+            formats=FormatPolicy(require_image_format_match=formats.require_image_format_match,
+                                 vmdk_allowed_types=tuple(formats.vmdk_allowed_types)),
         )
 
 
@@ -59,9 +55,9 @@ class ImportSettings:
 
     @classmethod
     def from_config(cls, config: Config) -> "ImportSettings":
-        return cls(methods=tuple(config.get_list("DEFAULT", "enabled_import_methods")),
+        return cls(methods=tuple(config.enabled_import_methods),
                    uri_filter=UriFilter.from_config(config),
-                   workers=max(1, config.get_int("glancelab", "import_workers")))
+                   workers=config.glancelab.import_workers)
 
 
 def staging_store(config: Config, stores: StoreRegistry) -> FilesystemStore:
@@ -71,14 +67,14 @@ def staging_store(config: Config, stores: StoreRegistry) -> FilesystemStore:
     otherwise .staging inside the default filesystem store, so two services on one host
     never share (and never clean up) each other's staged data.
     """
-    path = config.get("os_glance_staging_store", "filesystem_store_datadir")
+    path = config.group("os_glance_staging_store").filesystem_store_datadir
     if not path:
-        uri = config.get("DEFAULT", "node_staging_uri") or ""
+        uri = config.node_staging_uri or ""
         path = uri[len("file://"):] if uri.startswith("file://") else uri
     if not path and isinstance(stores.default, FilesystemStore):
         path = os.path.join(stores.default.datadirs[0][0], ".staging")
     return FilesystemStore("os_glance_staging_store", [(path or "var/staging", 0)],
-                           create_dirs=False)
+                           create_on_write=True)
 
 
 @dataclasses.dataclass

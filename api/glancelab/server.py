@@ -15,7 +15,7 @@ from gunicorn.app.base import BaseApplication
 
 from glancelab import recovery
 from glancelab.app import build_runtime, create_app
-from glancelab.config import Config, ConfigError
+from glancelab.conf import Config, ConfigError
 from glancelab.stores import StoreUnavailable
 from glancelab.db import bind, database
 from glancelab.db.migrations import sync
@@ -26,13 +26,16 @@ LOG = logging.getLogger(__name__)
 def prepare(config: Config) -> None:
     """Migrate, check the stores, requeue this host's interrupted uploads, drop orphans."""
     rt = build_runtime(config)
+    rt.stores.prepare()
+    if rt.cache is not None:
+        rt.cache.prepare()
     for store_id, problem in rt.stores.check().items():
         if isinstance(problem, StoreUnavailable):
             # It may come back: serve the other stores meanwhile, and say so.
             LOG.warning("store %s is unreachable at start: %s", store_id, problem)
         elif problem is not None:
             raise ConfigError(str(problem))
-    bind(config.get("database", "connection"))
+    bind(config.database.connection)
     try:
         applied = sync(database.obj)
         if applied:
@@ -53,10 +56,10 @@ class GlancelabServer(BaseApplication):
     def load_config(self) -> None:
         c = self.config
         options = {
-            "bind": f"{c.get('DEFAULT', 'bind_host')}:{c.get_int('DEFAULT', 'bind_port')}",
-            "workers": max(1, c.get_int("DEFAULT", "workers")),
+            "bind": f"{c.bind_host}:{c.bind_port}",
+            "workers": c.workers,
             "worker_class": "gthread",
-            "threads": max(1, c.get_int("glancelab", "threads")),
+            "threads": c.glancelab.threads,
             "keepalive": 5,
             "timeout": 60,
             "graceful_timeout": 30,
@@ -77,7 +80,7 @@ class GlancelabServer(BaseApplication):
 
     def _child_exit(self, arbiter, worker) -> None:
         # A worker killed mid-upload: put exactly its uploads back to queued.
-        bind(self.config.get("database", "connection"))
+        bind(self.config.database.connection)
         try:
             rt = build_runtime(self.config)
             holder = f"{socket.gethostname()}:{worker.pid}"

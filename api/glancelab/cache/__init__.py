@@ -19,7 +19,7 @@ import time
 from typing import Iterator
 
 from glancelab.cache.models import CachedImage, QueuedImage, open_cache_database
-from glancelab.config import Config
+from glancelab.conf import Config
 from glancelab.db.models import utcnow
 
 LOG = logging.getLogger(__name__)
@@ -33,21 +33,23 @@ class ImageCache:
         self.max_size = max_size
         self.stall_time = stall_time
         self.incomplete_dir = os.path.join(self.directory, INCOMPLETE)
-        os.makedirs(self.incomplete_dir, exist_ok=True)
         self._opened_in: int | None = None
 
     @classmethod
     def from_config(cls, config: Config) -> "ImageCache | None":
-        directory = config.get("DEFAULT", "image_cache_dir")
+        directory = config.image_cache_dir
         if not directory:
             return None
-        driver = config.get("DEFAULT", "image_cache_driver") or "sqlite"
+        driver = config.image_cache_driver
         if driver not in ("sqlite", "centralized_db", "xattr"):
             LOG.warning("image_cache_driver %s is unknown; glancelab keeps its cache metadata "
                         "in a per-node SQLite file", driver)
         return cls(directory,
-                   max_size=config.get_size("DEFAULT", "image_cache_max_size", 10 * 1024 ** 3),
-                   stall_time=config.get_int("DEFAULT", "image_cache_stall_time", 86400))
+                   max_size=config.image_cache_max_size, stall_time=config.image_cache_stall_time)
+
+    def prepare(self) -> None:
+        """Make the cache's directories; run at start, not when the config is read."""
+        os.makedirs(self.incomplete_dir, exist_ok=True)
 
     def _connect(self) -> None:
         """Bind the cache's metadata database (again after a fork: one per process)."""

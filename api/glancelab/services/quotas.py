@@ -15,13 +15,13 @@ import math
 import peewee
 
 from glancelab import errors
-from glancelab.config import Config
+from glancelab.conf import Config, options
 from glancelab.db import database
 from glancelab.db.models import Image, ProjectLimit, utcnow
 
 MiB = 1024 * 1024
 UNLIMITED = -1
-RESOURCES = ("image_size_total", "image_stage_total", "image_count_total", "image_count_uploading")
+RESOURCES = options.LIMIT_RESOURCES
 UPLOADING_STATUSES = ("saving", "uploading", "importing")
 GRANT_STEP = 16 * MiB  # how much more an upload asks for at a time
 EXACT_BELOW = 64 * GRANT_STEP  # closer than this to a limit, grants are exact
@@ -39,15 +39,14 @@ class QuotaSettings:
 
     @classmethod
     def from_config(cls, config: Config) -> "QuotaSettings":
-        defaults = tuple((resource, config.get_int("glancelab_limits", resource, UNLIMITED))
-                         for resource in RESOURCES)
+        defaults = tuple((resource, config.glancelab_limits[resource]) for resource in RESOURCES)
         return cls(
-            user_storage_quota=config.get_size("DEFAULT", "user_storage_quota", 0),
-            image_member_quota=config.get_int("DEFAULT", "image_member_quota", 128),
-            image_property_quota=config.get_int("DEFAULT", "image_property_quota", 128),
-            image_tag_quota=config.get_int("DEFAULT", "image_tag_quota", 128),
-            image_location_quota=config.get_int("DEFAULT", "image_location_quota", 10),
-            unified=config.get_bool("DEFAULT", "use_keystone_limits", False),
+            user_storage_quota=config.user_storage_quota,
+            image_member_quota=config.image_member_quota,
+            image_property_quota=config.image_property_quota,
+            image_tag_quota=config.image_tag_quota,
+            image_location_quota=config.image_location_quota,
+            unified=config.use_keystone_limits,
             defaults=defaults)
 
 

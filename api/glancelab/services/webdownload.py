@@ -13,7 +13,7 @@ import urllib.parse
 import urllib.request
 from typing import Iterator
 
-from glancelab.config import Config
+from glancelab.conf import Config
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 MAX_REDIRECTS = 5
@@ -28,14 +28,6 @@ class FetchFailed(Exception):
     """The URL passed the filter but could not be read."""
 
 
-def _ports(values: list[str], key: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(value) for value in values)
-    except ValueError:
-        from glancelab.config import ConfigError
-        raise ConfigError(f"[import_filtering_opts] {key}: ports are whole numbers") from None
-
-
 @dataclasses.dataclass(frozen=True)
 class UriFilter:
     """Glance's rule: a non-empty allow list decides; otherwise the deny list does."""
@@ -48,11 +40,10 @@ class UriFilter:
 
     @classmethod
     def from_config(cls, config: Config) -> "UriFilter":
-        get = lambda key: config.get_list("import_filtering_opts", key)  # noqa: E731
-        return cls(tuple(get("allowed_schemes")), tuple(get("disallowed_schemes")),
-                   tuple(get("allowed_hosts")), tuple(get("disallowed_hosts")),
-                   _ports(get("allowed_ports"), "allowed_ports"),
-                   _ports(get("disallowed_ports"), "disallowed_ports"))
+        opts = config.import_filtering_opts
+        return cls(tuple(opts.allowed_schemes), tuple(opts.disallowed_schemes),
+                   tuple(opts.allowed_hosts), tuple(opts.disallowed_hosts),
+                   tuple(opts.allowed_ports), tuple(opts.disallowed_ports))
 
     def check(self, url: str) -> None:
         """Raise UriRefused naming the rule a URL breaks."""

@@ -84,6 +84,9 @@ class Store(abc.ABC):
         """Remove finished data no image points to; returns what went."""
         return []
 
+    def prepare(self) -> None:
+        """Make what the store needs locally (its directories); run once at start."""
+
     def check(self) -> None:
         """Raise StoreError when the backend is unusable with this configuration."""
 

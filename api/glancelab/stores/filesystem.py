@@ -32,7 +32,7 @@ class FilesystemStore(Store):
     url_schemes = ("file",)
 
     def __init__(self, store_id: str, datadirs: list[tuple[str, int]], file_perm: int = 0,
-                 chunk_size: int = 64 * 1024, description: str = "", create_dirs: bool = True):
+                 chunk_size: int = 64 * 1024, description: str = "", create_on_write: bool = False):
         super().__init__(store_id, description)
         if not datadirs:
             raise StoreError(f"store {store_id!r}: set filesystem_store_datadir or "
@@ -44,8 +44,14 @@ class FilesystemStore(Store):
         self.chunk_size = chunk_size
         # The staging store waits for its first write: a CLI run as root must not create
         # it with an owner the service cannot write as.
-        self.create_on_write = not create_dirs
-        for path, _ in self.datadirs if create_dirs else ():
+        self.create_on_write = create_on_write
+
+    def prepare(self) -> None:
+        if not self.create_on_write:
+            self._make_dirs()
+
+    def _make_dirs(self) -> None:
+        for path, _ in self.datadirs:
             os.makedirs(path, exist_ok=True)
 
     # -- writing -----------------------------------------------------------------------
@@ -60,8 +66,7 @@ class FilesystemStore(Store):
     def write(self, image_id: str, chunks: Iterable[bytes], size_hint: int | None,
               holder: str) -> Stored:
         if self.create_on_write:
-            for path, _ in self.datadirs:
-                os.makedirs(path, exist_ok=True)
+            self._make_dirs()
         directory = self._choose_dir(size_hint)
         final = os.path.join(directory, image_id)
         temp = os.path.join(directory, f"{TEMP_PREFIX}{holder.replace(':', '-')}-{image_id}")
