@@ -58,6 +58,16 @@ def test_members_only_for_shared_images(alice):
     assert "shared" in response.json()["message"]
 
 
+def test_a_private_image_has_no_member_list(alice):
+    image = alice.create_image(visibility="private")
+    response = alice.get(f"/v2/images/{image['id']}/members")
+    assert response.status_code == 403
+    assert "only shared images have members" in response.json()["message"]
+    shared = alice.create_image(visibility="shared")
+    assert alice.get(f"/v2/images/{shared['id']}/members").json() == {
+        "members": [], "schema": "/v2/schemas/members"}
+
+
 def test_member_body_validation(alice):
     image = alice.create_image()
     members = f"/v2/images/{image['id']}/members"

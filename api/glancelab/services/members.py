@@ -39,6 +39,10 @@ def add_member(ctx: RequestContext, image_id: str, body, member_quota: int) -> I
 
 def list_members(ctx: RequestContext, image_id: str) -> list[ImageMember]:
     image = access.get_visible_image(ctx, image_id)
+    if image.visibility != "shared":
+        # As Glance: a private (or public, community) image has no member list to show.
+        raise errors.forbidden(f"Image {image_id} has visibility {image.visibility}: only "
+                               "shared images have members.")
     query = ImageMember.select().where(ImageMember.image == image.id).order_by(ImageMember.id)
     if not (ctx.is_admin or access.is_owner(ctx, image)):
         # A member sees only its own membership.

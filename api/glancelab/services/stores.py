@@ -58,8 +58,10 @@ def delete_from_store(rt: Runtime, ctx: RequestContext, store_id: str, image_id:
         if not mine:
             raise errors.not_found(f"Image {image_id} has no data in store {store_id}.")
         if len(mine) == len(rows):
-            raise errors.conflict(f"Store {store_id} holds the only copy of image {image_id}; "
-                                  "delete the image instead.")
+            # 403, as Glance answers: the request is refused, not in conflict with a state.
+            raise errors.forbidden(f"Cannot delete image data from the only store containing "
+                                   f"it: store {store_id} holds the only copy of image "
+                                   f"{image_id}; delete the image instead.")
         ImageLocation.delete().where(ImageLocation.id.in_([row.id for row in mine])).execute()
         Image.update(updated_at=utcnow()).where(Image.id == image.id).execute()
     for row in mine:
