@@ -141,3 +141,13 @@ def test_config_check_passes_the_file_with_notes_only(guide_server):
     assert result.returncode == 0, result.stdout + result.stderr
     assert "note:" in result.stdout and "[keystone_authtoken]" in result.stdout
     assert "store cheap [file]" in result.stdout
+
+
+def test_a_caller_with_no_project_cannot_create_an_image(guide_server):
+    # keystone mode: an unscoped identity has no project to own the image
+    headers = {"X-Identity-Status": "Confirmed", "X-User-Id": "someone",
+               "X-Roles": "member,reader", "Accept": "application/json"}
+    response = requests.post(f"{guide_server.url}/v2/images", json={"name": "orphan"},
+                             headers=headers, timeout=10)
+    assert response.status_code == 403
+    assert "project-scoped token" in response.json()["message"]

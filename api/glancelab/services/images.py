@@ -62,6 +62,10 @@ def create_image(rt: Runtime, ctx: RequestContext, body) -> Image:
     _validate(rt, body)
     _check_visibility_change(ctx, body.get("visibility"))
     owner = body.get("owner", ctx.project_id)
+    if owner is None:
+        # An image owned by nobody could be changed or deleted by no one but admins.
+        raise errors.forbidden("The request has no project: images belong to a project, so "
+                               "use a project-scoped token (or give owner as an admin).")
     _check_owner_change(ctx, owner)
     _check_counts(rt, body)
     quotas.check_image_count(rt.quotas, owner)
