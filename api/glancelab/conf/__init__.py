@@ -162,10 +162,8 @@ def _apply(opts: cfg.ConfigOpts, overrides, entries: list[Entry]) -> None:
 
 
 def _group_named(opts: cfg.ConfigOpts, lowered: str) -> str | None:
-    for name in opts:  # iterating ConfigOpts yields option and group names
-        if isinstance(opts[name], cfg.ConfigOpts.GroupAttr) and name.lower() == lowered:
-            return name
-    return None
+    # Environment names are upper case; section names (store ids) keep their own case.
+    return next((name for name in opts._groups if name.lower() == lowered), None)
 
 
 def _registered_groups(opts: cfg.ConfigOpts):

@@ -258,8 +258,8 @@ GLANCE_ONLY_DEFAULT_KEYS = (
     "transport_url", "enabled_apis", "enable_v2_api", "enable_v1_api", "registry_host",
     "hashing_algorithm", "worker_self_reference_url", "enforce_secure_rbac", "my_ip",
     "host", "state_path", "lock_path", "client_socket_timeout", "http_keepalive",
-    "delayed_delete", "scrub_time", "image_location_quota", "location_strategy",
+    "delayed_delete", "scrub_time", "location_strategy",
     "do_secure_hash", "http_retries", "property_protection_file", "publish_errors",
     "instance_format", "instance_uuid_format", "rate_limit_burst", "rate_limit_interval",
-    "config_file", "config_dir", "image_property_quota",
+    "config_file", "config_dir",
 )
