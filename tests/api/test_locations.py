@@ -90,3 +90,20 @@ def test_block_device_location_serves_the_device(admin, block_device):
     assert admin.delete(f"/v2/images/{image['id']}").status_code == 204
     with open(device, "rb") as handle:  # the device is not ours to wipe
         assert handle.read(4096) == payload[:4096]
+
+
+def test_get_locations_is_for_the_service_role_and_admins(admin, alice, api):
+    from helpers import Client, identity
+    image = alice.create_image()
+    assert alice.upload(image["id"], b"x" * 1024).status_code == 204
+    service = Client(api.url, identity("project-alice", roles="service,reader"))
+    listed = service.get(f"/v2/images/{image['id']}/locations")
+    assert listed.status_code == 200, listed.text
+    [location] = listed.json()
+    assert location["url"].startswith("file://") and location["url"].endswith(image["id"])
+    assert isinstance(location["metadata"], dict)
+    assert admin.get(f"/v2/images/{image['id']}/locations").json() == listed.json()
+    owner = alice.get(f"/v2/images/{image['id']}/locations")
+    assert owner.status_code == 403 and "fetch_image_location" in owner.json()["message"]
+    missing = admin.get("/v2/images/00000000-0000-0000-0000-000000000000/locations")
+    assert missing.status_code == 404

@@ -81,6 +81,9 @@ class ImageLocations:
     def __init__(self, rt: Runtime):
         self.rt = rt
 
+    def on_get(self, req: falcon.Request, resp: falcon.Response, image_id: str) -> None:
+        resp.media = locations.list_locations(req.context.auth, image_id)
+
     def on_post(self, req: falcon.Request, resp: falcon.Response, image_id: str) -> None:
         body = read_json(req, self.rt.settings.max_request_body_size)
         locations.add_location(self.rt, req.context.auth, image_id, body)

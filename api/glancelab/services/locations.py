@@ -16,7 +16,7 @@ import logging
 from glancelab import errors, schemas
 from glancelab.context import RequestContext
 from glancelab.db import database
-from glancelab.db.models import Image, ImageLocation, utcnow
+from glancelab.db.models import LOCATIONS_OF, Image, ImageLocation, utcnow
 from glancelab.runtime import Runtime
 from glancelab.services import access, quotas
 from glancelab.services.patch import Change
@@ -53,6 +53,16 @@ def resolve(rt: Runtime, body, what: str = "location") -> Resolved:
         raise errors.bad_request(f"Cannot use location {url}: {exc}") from exc
     metadata = {**body["metadata"], **rt.stores.location_metadata(store)}
     return Resolved(url, metadata, size, body.get("validation_data") or {})
+
+
+def list_locations(ctx: RequestContext, image_id: str) -> list[dict]:
+    """GET /v2/images/{id}/locations: Glance's fetch_image_location, for services and admins."""
+    image = access.get_visible_image(ctx, image_id)
+    if not (ctx.is_admin or "service" in ctx.roles):
+        raise errors.forbidden("You are not authorized to complete fetch_image_location action: "
+                               "only the service role and admins may read locations.")
+    return [{"url": url, "metadata": json.loads(metadata)}
+            for url, metadata in LOCATIONS_OF.rows(image.id)]
 
 
 def add_location(rt: Runtime, ctx: RequestContext, image_id: str, body) -> Image:
