@@ -7,8 +7,9 @@ import functools
 
 import jsonschema
 
-DISK_FORMATS = ["ami", "ari", "aki", "vhd", "vhdx", "vmdk", "raw", "qcow2", "vdi", "iso", "ploop"]
-CONTAINER_FORMATS = ["ami", "ari", "aki", "bare", "ovf", "ova", "docker", "compressed"]
+# Glance's default disk and container formats are [image_format] options: declared there.
+from glancelab.conf.options import CONTAINER_FORMATS, DISK_FORMATS
+
 STATUSES = ["queued", "saving", "active", "killed", "deleted", "uploading", "importing",
             "pending_delete", "deactivated"]
 VISIBILITIES = ["community", "public", "private", "shared"]
