@@ -8,20 +8,34 @@ from glancelab import errors
 from glancelab.cache import ImageCache
 from glancelab.conf import Config
 from glancelab.db import bind
-from glancelab.middleware import IdentityMiddleware, RequestIdMiddleware
-from glancelab.resources import (cache, data, discovery, images, imports, members, metadefs,
-                                  quotas, stores)
-from glancelab.runtime import ImportSettings, Runtime, Settings, staging_store
-from glancelab.services.quotas import QuotaSettings
+from glancelab.identity.middleware import IdentityMiddleware, RequestIdMiddleware
+from glancelab.cache import resources as cache
+from glancelab.images import data_resources as data
+from glancelab.web import discovery
+from glancelab.images import resources as images
+from glancelab.imports import resources as imports
+from glancelab.images import member_resources as members
+from glancelab.metadefs import resources as metadefs
+from glancelab.quotas import resources as quotas
+from glancelab.stores import resources as stores
+from glancelab.runtime import ImportSettings, Runtime, Settings
+from glancelab.quotas.service import QuotaSettings
 from glancelab.stores import build_registry
+from glancelab.stores.filesystem import FilesystemStore
+from glancelab.stores.staging import staging_store
 
 
 def build_runtime(config: Config) -> Runtime:
     stores = build_registry(config)
     return Runtime(settings=Settings.from_config(config), stores=stores,
                    quotas=QuotaSettings.from_config(config),
-                   cache=ImageCache.from_config(config), staging=staging_store(config, stores),
+                   cache=ImageCache.from_config(config), staging=staging_store(config, _default_datadir(stores)),
                    imports=ImportSettings.from_config(config))
+
+
+def _default_datadir(stores) -> str | None:
+    default = stores.default
+    return default.datadirs[0][0] if isinstance(default, FilesystemStore) else None
 
 
 def create_app(config: Config, runtime: Runtime | None = None) -> falcon.App:

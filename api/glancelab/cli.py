@@ -80,7 +80,7 @@ def cmd_db_relocate(args) -> int:
 
 def cmd_db_load_metadefs(args) -> int:
     """Load metadata definition namespaces (Glance's glance-manage db load_metadefs)."""
-    from glancelab.services import metadef_loader
+    from glancelab.metadefs import loader as metadef_loader
     config = _load_config(args)
     _bind_database(config)
     try:
@@ -103,7 +103,7 @@ def _bind_database(config):
 def cmd_quota(args) -> int:
     import json
     from glancelab import errors
-    from glancelab.services import quotas
+    from glancelab.quotas import service as quotas
     config = _load_config(args)
     settings = quotas.QuotaSettings.from_config(config)
     _bind_database(config)
@@ -142,7 +142,7 @@ def cmd_quota(args) -> int:
 def cmd_cache(args) -> int:
     from glancelab.app import build_runtime
     from glancelab.cache import entry_view
-    from glancelab.services import cache as cache_service
+    from glancelab.cache import service as cache_service
     config = _load_config(args)
     rt = build_runtime(config)
     if rt.cache is None:
@@ -165,8 +165,9 @@ def cmd_cache(args) -> int:
               f"{len(rt.cache.queued())} queued")
     elif command == "queue":
         from glancelab.db.models import Image
+        from glancelab.images import lifecycle
         image = Image.get_or_none(Image.id == args.image_id)
-        if image is None or image.status != "active":
+        if image is None or image.status != lifecycle.ACTIVE:
             print(f"glancelab cache queue: {args.image_id} is not an active image", file=sys.stderr)
             return 1
         rt.cache.queue(args.image_id)
@@ -195,8 +196,8 @@ def cmd_cache(args) -> int:
 
 
 def cmd_snapshot_import(args) -> int:
-    from glancelab.client import ApiClient, ApiError
-    from glancelab.snapshot import import_snapshot
+    from glancelab_toolkit.client import ApiClient, ApiError
+    from glancelab_toolkit.snapshot import import_snapshot
     headers = {}
     if args.project:
         headers = {"X-Project-Id": args.project, "X-Roles": args.roles}
@@ -212,7 +213,7 @@ def cmd_snapshot_import(args) -> int:
 
 
 def cmd_lab(args) -> int:
-    from glancelab import labs
+    from glancelab_toolkit import labs
     try:
         if args.lab_command == "list":
             for lab in labs.all_labs():

@@ -10,7 +10,9 @@ import logging
 
 from glancelab.db import database
 from glancelab.db.models import Image, ImageLocation, Task, utcnow
+from glancelab.images import lifecycle
 from glancelab.stores import Store, StoreRegistry
+from glancelab.stores.staging import StagingStore
 
 LOG = logging.getLogger(__name__)
 
@@ -28,13 +30,7 @@ def _held_by(field, holder_prefix: str):
 def recover_uploads(stores: StoreRegistry, holder_prefix: str,
                     staging: Store | None = None) -> list[str]:
     """Requeue images whose upload or staging was held by holder_prefix; drop partial data."""
-    writing = ("saving", "uploading")
-    with database.atomic():
-        stuck = [row.id for row in Image.select(Image.id).where(
-            Image.status.in_(writing), _held_by(Image.upload_owner, holder_prefix))]
-        if stuck:
-            (Image.update(status="queued", upload_owner=None, reserved=0, updated_at=utcnow())
-             .where(Image.id.in_(stuck), Image.status.in_(writing)).execute())
+    stuck = lifecycle.recover(lambda field: _held_by(field, holder_prefix))
     for store in [*stores.stores.values(), *([staging] if staging else [])]:
         for path in store.recover(holder_prefix):
             LOG.info("removed partial upload", extra={"path": path, "store": store.id})
@@ -58,7 +54,7 @@ def remove_orphans(stores: StoreRegistry, min_age_seconds: float = ORPHAN_MIN_AG
 
 def recover_imports(rt, holder_prefix: str) -> list[str]:
     """Fail cleanly the imports whose process is gone: undo what they added."""
-    from glancelab.services.import_runner import fail_task
+    from glancelab.imports.runner import fail_task
     failed = []
     for task in Task.select().where(Task.status.in_(("pending", "processing")),
                                     _held_by(Task.worker, holder_prefix)):
@@ -68,9 +64,8 @@ def recover_imports(rt, holder_prefix: str) -> list[str]:
     return failed
 
 
-def remove_stale_staging(staging: Store, min_age_seconds: float = ORPHAN_MIN_AGE_SECONDS) -> list[str]:
+def remove_stale_staging(staging: StagingStore, min_age_seconds: float = ORPHAN_MIN_AGE_SECONDS) -> list[str]:
     """Staged data whose image is no longer waiting for an import."""
-    from glancelab.services.import_runner import staged_url
-    waiting = Image.select(Image.id).where(Image.status.in_(("uploading", "importing")))
-    known = {staged_url(staging, row.id) for row in waiting}
+    waiting = Image.select(Image.id).where(Image.status.in_(lifecycle.AWAITING_IMPORT))
+    known = {staging.url_for(row.id) for row in waiting}
     return staging.remove_orphans(known, min_age_seconds)

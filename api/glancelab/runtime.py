@@ -6,14 +6,14 @@ import dataclasses
 import os
 import socket
 
-from glancelab import schemas
+from glancelab.images import schemas
 from glancelab.cache import ImageCache
 from glancelab.conf import Config
 from glancelab.formats import FormatPolicy
-from glancelab.services.quotas import QuotaSettings
-from glancelab.services.webdownload import UriFilter
+from glancelab.quotas.service import QuotaSettings
+from glancelab.imports.webdownload import UriFilter
 from glancelab.stores import StoreRegistry
-from glancelab.stores.filesystem import FilesystemStore
+from glancelab.stores.staging import StagingStore
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,30 +60,13 @@ class ImportSettings:
                    workers=config.glancelab.import_workers)
 
 
-def staging_store(config: Config, stores: StoreRegistry) -> FilesystemStore:
-    """Where imported data waits for its stores: Glance's reserved staging store.
-
-    [os_glance_staging_store] (multi-store) or node_staging_uri (single store) when set;
-    otherwise .staging inside the default filesystem store, so two services on one host
-    never share (and never clean up) each other's staged data.
-    """
-    path = config.group("os_glance_staging_store").filesystem_store_datadir
-    if not path:
-        uri = config.node_staging_uri or ""
-        path = uri[len("file://"):] if uri.startswith("file://") else uri
-    if not path and isinstance(stores.default, FilesystemStore):
-        path = os.path.join(stores.default.datadirs[0][0], ".staging")
-    return FilesystemStore("os_glance_staging_store", [(path or "var/staging", 0)],
-                           create_on_write=True)
-
-
 @dataclasses.dataclass
 class Runtime:
     settings: Settings
     stores: StoreRegistry
     quotas: QuotaSettings = QuotaSettings()
     cache: "ImageCache | None" = None
-    staging: FilesystemStore | None = None
+    staging: StagingStore | None = None
     imports: ImportSettings = ImportSettings()
     # Runs imports in the background; made on first use, so each worker has its own.
     importer: object | None = None

@@ -25,7 +25,7 @@ def on_host(role_env, host, command):
 def lab_services_stopped_after(number):
     """Stop this lab's own services afterwards (never another xdist worker's lab's)."""
     yield
-    from glancelab import labs
+    from glancelab_toolkit import labs
     labs.stop_services(labs.find(number))
 
 

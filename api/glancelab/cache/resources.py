@@ -1,0 +1,34 @@
+"""/v2/cache and /v2/cache/{image_id} (admin)."""
+
+from __future__ import annotations
+
+import falcon
+
+from glancelab.web.body import accepted
+from glancelab.runtime import Runtime
+from glancelab.cache import service as cache
+
+
+class CacheCollection:
+    def __init__(self, rt: Runtime):
+        self.rt = rt
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.media = cache.list_cache(self.rt, req.context.auth)
+
+    def on_delete(self, req: falcon.Request, resp: falcon.Response) -> None:
+        cache.clear(self.rt, req.context.auth, req.get_header("x-image-cache-clear-target"))
+        resp.status = falcon.HTTP_204
+
+
+class CachedImageResource:
+    def __init__(self, rt: Runtime):
+        self.rt = rt
+
+    def on_put(self, req, resp, image_id: str) -> None:
+        cache.queue_image(self.rt, req.context.auth, image_id)
+        accepted(resp)
+
+    def on_delete(self, req, resp, image_id: str) -> None:
+        cache.delete_cached(self.rt, req.context.auth, image_id)
+        resp.status = falcon.HTTP_204

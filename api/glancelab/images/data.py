@@ -1,0 +1,132 @@
+"""Image data over HTTP: PUT /file into a store, GET /file (whole or one range) out of one."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import BinaryIO, Iterator
+
+from glancelab import errors
+from glancelab.db.models import LOCATIONS_OF, Image
+from glancelab.identity import access
+from glancelab.identity.context import RequestContext
+from glancelab.images import lifecycle
+from glancelab.images.receive import READ_CHUNK, receive
+from glancelab.runtime import Runtime
+from glancelab.stores import ReadHandle, Store, StoreError, StoreUnavailable, file_chunks
+
+LOG = logging.getLogger(__name__)
+
+
+def target_store(rt: Runtime, store_id: str | None) -> Store:
+    store = rt.stores.default
+    if store_id:
+        store = rt.stores.get(store_id)
+        if store is None or not rt.stores.multistore:
+            raise errors.bad_request(f"Store for identifier {store_id} not found; see "
+                                     "GET /v2/info/stores for the available stores.")
+    if not store.writable:
+        raise errors.bad_request(f"Store {store.id} is read-only; choose another store.")
+    return store
+
+
+def upload(rt: Runtime, ctx: RequestContext, image_id: str, stream: BinaryIO,
+           content_length: int | None, store_id: str | None = None) -> Image:
+    image = access.get_visible_image(ctx, image_id)
+    access.require_modify(ctx, image, "upload_image")
+    store = target_store(rt, store_id)
+    stored, writer = receive(rt, image, stream, content_length, store, lifecycle.SAVING)
+    if not lifecycle.store_upload(image.id, writer.holder, writer.facts(stored.size),
+                                  stored.url, rt.stores.location_metadata(store)):
+        # Deleted (or recovered) while we were writing: keep nothing behind.
+        store.delete(stored.url)
+        raise errors.GlanceError(410, f"Image {image_id} was deleted during the upload; "
+                                      "its data was discarded.")
+    LOG.info("image uploaded", extra={"image_id": image.id, "size": stored.size,
+                                      "store": store.id})
+    return Image.get(Image.id == image.id)
+
+
+# -- download -----------------------------------------------------------------------------
+
+class Download:
+    def __init__(self, handle: ReadHandle | None, image: Image, first: int = 0,
+                 last: int | None = None, partial: bool = False):
+        self.handle = handle
+        self.image = image
+        self.first = first
+        self.last = last
+        self.partial = partial
+
+
+# A range that asks for no bytes at all (bytes=-0): never satisfiable.
+NO_BYTES = (1, 0)
+
+
+def byte_positions(byte_range: tuple[int, int], size: int) -> tuple[int, int]:
+    """(first, last), inclusive, of a range as Falcon parses it: (-n, -1) is the last n
+    bytes, (n, -1) runs to the end."""
+    first, last = byte_range
+    if byte_range == NO_BYTES:
+        raise unsatisfiable("bytes=-0", size)
+    if first < 0:
+        return max(size + first, 0), size - 1
+    if first >= size:
+        raise unsatisfiable(f"bytes={first}-", size)
+    return first, size - 1 if last < 0 else min(last, size - 1)
+
+
+def unsatisfiable(header: str, size: int) -> errors.GlanceError:
+    return errors.GlanceError(416, f"Requested range {header} is not satisfiable: the image "
+                                   f"has {size} bytes.", headers={"Content-Range": f"bytes */{size}"})
+
+
+def open_download(rt: Runtime, ctx: RequestContext, image_id: str,
+                  byte_range: tuple[int, int] | None) -> Download:
+    image = access.get_visible_image(ctx, image_id)
+    if image.status == lifecycle.DEACTIVATED and not ctx.is_admin:
+        raise errors.forbidden("The requested image has been deactivated. Image data download "
+                               "is forbidden.")
+    locations = LOCATIONS_OF.rows(image.id)
+    if image.status not in lifecycle.READABLE or not locations:
+        return Download(None, image)  # no data yet: 204
+    url, metadata = locations[0]
+    size = image.size or 0
+    first, last, partial = 0, size - 1, False
+    if byte_range is not None:
+        first, last = byte_positions(byte_range, size)
+        partial = True
+    active = image.status == lifecycle.ACTIVE
+    if rt.cache is not None and active:
+        cached = rt.cache.open_cached(image.id, image.size, image.checksum)
+        if cached is not None:
+            cached.seek(first)
+            return Download(ReadHandle(length=last - first + 1, file=cached), image, first,
+                            last, partial)
+    handle = open_store_data(rt, url, json.loads(metadata), first, last - first + 1)
+    if rt.cache is not None and active and not partial:
+        # First full download: tee it into the cache (through Python, not sendfile).
+        handle = ReadHandle(length=handle.length, chunks=rt.cache.tee(
+            image.id, image.size, image.checksum, iter_chunks(handle)))
+    return Download(handle, image, first, last, partial)
+
+
+def open_store_data(rt: Runtime, url: str, metadata: dict, offset: int, length: int) -> ReadHandle:
+    store = rt.stores.for_location(url, metadata)
+    try:
+        return store.open(url, offset=offset, length=length)
+    except StoreUnavailable as exc:
+        raise errors.unavailable(f"{exc}; retry later.") from exc
+    except StoreError as exc:
+        raise errors.GlanceError(500, str(exc)) from exc
+
+
+def iter_chunks(handle: ReadHandle) -> Iterator[bytes]:
+    """The data of a read handle as chunks, whether it is a file or already chunks."""
+    if handle.file is None:
+        yield from handle.chunks
+        return
+    try:
+        yield from file_chunks(handle.file, handle.length, READ_CHUNK)
+    finally:
+        handle.close()

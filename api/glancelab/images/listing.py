@@ -1,0 +1,238 @@
+"""GET /v2/images: filters, sorting and keyset pagination, all pushed down to SQL."""
+
+from __future__ import annotations
+
+import csv
+import functools
+import operator
+import datetime
+from urllib.parse import urlencode
+
+
+from glancelab import errors
+from glancelab.identity.context import RequestContext
+from glancelab.db.models import Image, ImageMember, ImageProperty, ImageTag
+from glancelab.runtime import Runtime
+from glancelab.identity import access
+
+SORT_KEYS = ("name", "status", "container_format", "disk_format", "size", "id", "created_at",
+             "updated_at")
+IN_FIELDS = ("id", "name", "status", "visibility", "owner", "container_format", "disk_format",
+             "checksum", "os_hash_value")
+TIME_FIELDS = ("created_at", "updated_at")
+TIME_OPS = {"eq": "__eq__", "neq": "__ne__", "gt": "__gt__", "gte": "__ge__", "lt": "__lt__",
+            "lte": "__le__"}
+RESERVED_PARAMS = {"limit", "marker", "sort", "sort_key", "sort_dir", "member_status", "tag"}
+
+
+def _single(params: dict, key: str) -> str | None:
+    value = params.get(key)
+    if isinstance(value, list):
+        raise errors.bad_request(f"Parameter {key} may be given only once.")
+    return value
+
+
+def _as_list(value) -> list[str]:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def _parse_bool(key: str, value: str) -> bool:
+    lowered = value.lower()
+    if lowered not in ("true", "false"):
+        raise errors.bad_request(f"Invalid value for {key}: {value!r}; use true or false.")
+    return lowered == "true"
+
+
+def _parse_int(key: str, value: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise errors.bad_request(f"Invalid value for {key}: {value!r} is not an integer.") from None
+
+
+def _parse_time(key: str, value: str) -> datetime.datetime:
+    text = value.strip().replace("Z", "+00:00")
+    try:
+        moment = datetime.datetime.fromisoformat(text)
+    except ValueError:
+        raise errors.bad_request(f"Invalid time for {key}: {value!r}; use ISO 8601, e.g. "
+                                 "2026-11-24T16:33:13Z.") from None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+    return moment
+
+
+def _in_values(text: str) -> list[str]:
+    # name=in:"a, b","c" : values may be quoted to carry commas.
+    return [v.strip() for v in next(csv.reader([text], skipinitialspace=True)) if v.strip()]
+
+
+def _sorting(params: dict) -> list[tuple[str, str]]:
+    def key_ok(key: str) -> str:
+        if key not in SORT_KEYS:
+            raise errors.bad_request(f"Invalid sort key: {key}. It must be one of the "
+                                     f"following: {', '.join(SORT_KEYS)}.")
+        return key
+
+    def dir_ok(direction: str) -> str:
+        if direction not in ("asc", "desc"):
+            raise errors.bad_request(f"Invalid sort direction: {direction}")
+        return direction
+
+    if "sort" in params:
+        if "sort_key" in params or "sort_dir" in params:
+            raise errors.bad_request("Old and new sorting syntax cannot be combined")
+        pairs = []
+        for item in ",".join(_as_list(params["sort"])).split(","):
+            key, _, direction = item.strip().partition(":")
+            pairs.append((key_ok(key.strip()), dir_ok(direction.strip() or "desc")))
+        return pairs
+    keys = [key_ok(k.strip()) for k in _as_list(params.get("sort_key"))] or ["created_at"]
+    dirs = [dir_ok(d.strip()) for d in _as_list(params.get("sort_dir"))] or ["desc"]
+    if len(dirs) > 1 and len(dirs) != len(keys):
+        raise errors.bad_request("Number of sort dirs does not match the number of sort keys")
+    if len(dirs) == 1:
+        dirs = dirs * len(keys)
+    return list(zip(keys, dirs))
+
+
+def _visibility_clause(ctx: RequestContext, visibility: str | None, member_status: str):
+    if ctx.is_admin:
+        if visibility in (None, "all"):
+            return None
+        return Image.visibility == visibility
+    project = ctx.project_id
+    own = Image.owner == project
+    members = ImageMember.select(ImageMember.image).where(ImageMember.member == project)
+    if member_status != "all":
+        members = members.where(ImageMember.status == member_status)
+    shared_member = (Image.visibility == "shared") & Image.id.in_(members)
+    if visibility is None:
+        return own | (Image.visibility == "public") | shared_member
+    if visibility == "all":
+        return own | Image.visibility.in_(("public", "community")) | shared_member
+    if visibility in ("public", "community"):
+        return Image.visibility == visibility
+    if visibility == "private":
+        return own & (Image.visibility == "private")
+    return (own & (Image.visibility == "shared")) | shared_member  # shared
+
+
+def _filters(params: dict) -> list:
+    clauses = []
+    hidden_given = False
+    for key, raw in params.items():
+        if key in RESERVED_PARAMS or key == "visibility":
+            continue
+        if key == "changes-since":
+            raise errors.bad_request('The "changes-since" filter is no longer available on v2.')
+        values = _as_list(raw)
+        for value in values:
+            if key == "size_min":
+                clauses.append(Image.size >= _parse_int(key, value))
+            elif key == "size_max":
+                clauses.append(Image.size <= _parse_int(key, value))
+            elif key in ("protected", "os_hidden"):
+                hidden_given |= key == "os_hidden"
+                clauses.append(getattr(Image, key) == _parse_bool(key, value))
+            elif key in TIME_FIELDS:
+                op, sep, moment = value.partition(":")
+                if not sep or op not in TIME_OPS:
+                    op, moment = "eq", value
+                column = getattr(Image, key)
+                clauses.append(getattr(column, TIME_OPS[op])(_parse_time(key, moment)))
+            elif key in IN_FIELDS:
+                column = getattr(Image, key)
+                if value.startswith("in:"):
+                    clauses.append(column.in_(_in_values(value[3:])))
+                else:
+                    clauses.append(column == value)
+            elif key in ("size", "min_ram", "min_disk", "virtual_size"):
+                clauses.append(getattr(Image, key) == _parse_int(key, value))
+            else:
+                # Any other key filters on an extra property.
+                clauses.append(Image.id.in_(
+                    ImageProperty.select(ImageProperty.image)
+                    .where(ImageProperty.name == key, ImageProperty.value == value)))
+    if not hidden_given:
+        clauses.append(Image.os_hidden == False)  # noqa: E712 - SQL expression
+    for tag in _as_list(params.get("tag")):
+        clauses.append(Image.id.in_(ImageTag.select(ImageTag.image).where(ImageTag.value == tag)))
+    return clauses
+
+
+def _order(sorting):
+    order = []
+    for key, direction in sorting:
+        column = getattr(Image, key)
+        # NULL sorts lowest on every database: first ascending, last descending.
+        order.append(column.asc(nulls="first") if direction == "asc"
+                     else column.desc(nulls="last"))
+    return order
+
+
+def _after_marker(sorting, marker: Image):
+    """Rows strictly after the marker in this order (keyset pagination)."""
+    alternatives = []
+    equal_so_far = []
+    for key, direction in sorting:
+        column = getattr(Image, key)
+        value = getattr(marker, key)
+        if direction == "asc":
+            after = column.is_null(False) if value is None else (column > value)
+        else:
+            after = None if value is None else ((column < value) | column.is_null())
+        if after is not None:
+            alternatives.append(functools.reduce(operator.and_, equal_so_far + [after])
+                                if equal_so_far else after)
+        equal_so_far.append(column.is_null() if value is None else (column == value))
+    if not alternatives:
+        return Image.id.is_null()  # nothing comes after
+    return functools.reduce(operator.or_, alternatives)
+
+
+def list_images(rt: Runtime, ctx: RequestContext, params: dict) -> dict:
+    access.require_reader(ctx)
+    limit_text = _single(params, "limit")
+    limit = rt.settings.limit_param_default
+    if limit_text is not None:
+        limit = _parse_int("limit", limit_text)
+        if limit < 0:
+            raise errors.bad_request("limit param must be positive")
+    limit = min(limit, rt.settings.api_limit_max)
+    member_status = _single(params, "member_status") or "accepted"
+    if member_status not in ("pending", "accepted", "rejected", "all"):
+        raise errors.bad_request(f"Invalid status: {member_status}")
+    visibility = _single(params, "visibility")
+    if visibility and visibility not in ("community", "public", "private", "shared", "all"):
+        raise errors.bad_request(f"Invalid visibility value: {visibility}")
+    sorting = _sorting(params)
+    if "id" not in [key for key, _ in sorting]:
+        sorting.append(("id", sorting[-1][1]))  # a total order, so pages never overlap
+
+    query = Image.select()
+    clauses = _filters(params)
+    visible = _visibility_clause(ctx, visibility, member_status)
+    if visible is not None:
+        clauses.append(visible)
+    marker_id = _single(params, "marker")
+    if marker_id is not None:
+        marker = Image.get_or_none(Image.id == marker_id)
+        if marker is None or not access.can_see(ctx, marker):
+            raise errors.bad_request(f"marker {marker_id} could not be found.")
+        clauses.append(_after_marker(sorting, marker))
+    if clauses:
+        query = query.where(*clauses)
+    rows = list(query.order_by(*_order(sorting)).limit(limit + 1))
+    more = len(rows) > limit
+    rows = rows[:limit]
+
+    base = [(k, v) for k, values in params.items() if k != "marker"
+            for v in _as_list(values)]
+    page = {"first": "/v2/images" + (f"?{urlencode(base)}" if base else ""),
+            "schema": "/v2/schemas/images"}
+    if more and rows:
+        page["next"] = "/v2/images?" + urlencode(base + [("marker", rows[-1].id)])
+    return {"images": rows, **page}

@@ -1,0 +1,195 @@
+"""Images whose data stays where it is: the locations of an image.
+
+An admin registers data that already exists (a file or block device on the host, an
+http(s) URL, an object in a configured Swift or S3 store) with POST .../locations, or edits
+the list with JSON-patch on /locations when show_multiple_locations is on. A queued image
+given a location becomes active without an upload. Admin-only because a location may
+point anywhere the service can read.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+
+from glancelab import errors
+from glancelab.images import lifecycle, schemas
+from glancelab.identity.context import RequestContext
+from glancelab.db import database
+from glancelab.db.models import LOCATIONS_OF, Image, ImageLocation, utcnow
+from glancelab.runtime import Runtime
+from glancelab.identity import access
+from glancelab.quotas import service as quotas
+from glancelab.images.patch import Change
+from glancelab.stores import Store, StoreError, StoreUnavailable
+
+LOG = logging.getLogger(__name__)
+
+LOCATION_BODY = schemas.image_properties()["locations"]["items"]
+
+
+@dataclasses.dataclass
+class Resolved:
+    """A location checked against the stores: who reads it and how big it is."""
+    url: str
+    metadata: dict
+    size: int
+    validation: dict
+
+
+def resolve(rt: Runtime, body, what: str = "location") -> Resolved:
+    if not isinstance(body, dict):
+        raise errors.bad_request(f"A {what} must be a JSON object with a 'url'.")
+    body = {"metadata": {}, **body}
+    problem = schemas.first_error_in(LOCATION_BODY, body, what)
+    if problem:
+        raise errors.bad_request(problem)
+    url = body["url"]
+    try:
+        store = rt.stores.for_location(url, body["metadata"])
+        size = store.size_of(url)
+    except StoreUnavailable as exc:
+        raise errors.unavailable(f"{exc}; retry later.") from exc
+    except StoreError as exc:
+        raise errors.bad_request(f"Cannot use location {url}: {exc}") from exc
+    metadata = {**body["metadata"], **rt.stores.location_metadata(store)}
+    return Resolved(url, metadata, size, body.get("validation_data") or {})
+
+
+def list_locations(ctx: RequestContext, image_id: str) -> list[dict]:
+    """GET /v2/images/{id}/locations: Glance's fetch_image_location, for services and admins."""
+    image = access.get_visible_image(ctx, image_id)
+    if not (ctx.is_admin or "service" in ctx.roles):
+        raise errors.forbidden("You are not authorized to complete fetch_image_location action: "
+                               "only the service role and admins may read locations.")
+    return [{"url": url, "metadata": json.loads(metadata)}
+            for url, metadata in LOCATIONS_OF.rows(image.id)]
+
+
+def add_location(rt: Runtime, ctx: RequestContext, image_id: str, body) -> Image:
+    resolved = resolve(rt, body)
+    image = access.get_visible_image(ctx, image_id)
+    access.require_admin(ctx, "add_location")
+    existing = ImageLocation.select().where(ImageLocation.image == image.id).count()
+    quotas.check_count("image locations", existing + 1, rt.quotas.image_location_quota)
+    with database.atomic():
+        if not _activate(image.id, resolved):
+            raise errors.conflict(f"Image {image_id} is {image.status}: a location can be "
+                                  "added only to a queued image.")
+        ImageLocation.create(image=image.id, url=resolved.url,
+                             metadata=json.dumps(resolved.metadata))
+    return Image.get(Image.id == image.id)
+
+
+def _activate(image_id: str, resolved: Resolved) -> bool:
+    """queued -> active with the location's size; False when the image is not queued."""
+    validation = resolved.validation
+    return lifecycle.activate_with_location(image_id, lifecycle.DataFacts(
+        size=resolved.size, checksum=validation.get("checksum"),
+        os_hash_algo=validation.get("os_hash_algo"),
+        os_hash_value=validation.get("os_hash_value")))
+
+
+# -- JSON-patch on /locations -------------------------------------------------------------
+
+def check_patch_allowed(rt: Runtime, ctx: RequestContext, changes: list[Change]) -> None:
+    if not any(change.attribute == "locations" for change in changes):
+        return
+    if not rt.settings.show_multiple_locations:
+        raise errors.forbidden("It's not allowed to change locations if locations are "
+                               "invisible: set show_multiple_locations = true.")
+    access.require_admin(ctx, "set_image_location")
+
+
+def resolve_patch_values(rt: Runtime, changes: list[Change]) -> dict[int, list[Resolved]]:
+    """Check every new location (network I/O) before the transaction that applies them."""
+    resolved: dict[int, list[Resolved]] = {}
+    for position, change in enumerate(changes):
+        if change.attribute != "locations" or change.op == "remove":
+            continue
+        if change.index is None:  # replace /locations: a whole list
+            if not isinstance(change.value, list):
+                raise errors.bad_request("replace /locations needs a list of locations.")
+            resolved[position] = [resolve(rt, item) for item in change.value]
+        else:
+            resolved[position] = [resolve(rt, change.value)]
+    return resolved
+
+
+def apply_patch(rt: Runtime, image: Image, changes: list[Change],
+                resolved: dict[int, list[Resolved]]) -> list[tuple[str, dict]]:
+    """Apply location changes inside the caller's transaction; returns URLs dropped."""
+    rows = list(ImageLocation.select().where(ImageLocation.image == image.id)
+                .order_by(ImageLocation.position, ImageLocation.id))
+    current = [Resolved(row.url, json.loads(row.metadata), image.size or 0, {}) for row in rows]
+    before = list(current)
+    touched = False
+    for position, change in enumerate(changes):
+        if change.attribute != "locations":
+            continue
+        touched = True
+        if change.op == "remove":
+            if change.index >= len(current):
+                raise errors.bad_request(f"Invalid location index {change.index}: the image "
+                                         f"has {len(current)} location(s).")
+            current.pop(change.index)
+            continue
+        new = resolved[position]
+        if change.index is None:
+            current = new
+        else:
+            index = len(current) if change.index == -1 else change.index
+            if index > len(current):
+                raise errors.bad_request(f"Invalid location index {change.index}: the image "
+                                         f"has {len(current)} location(s).")
+            current[index:index] = new
+    if not touched:
+        return []
+    _check_consistent(rt, image, current)
+    if image.status == lifecycle.QUEUED and current:
+        _activate(image.id, current[0])
+        image.status, image.size = lifecycle.ACTIVE, current[0].size
+    elif image.status == lifecycle.ACTIVE and not current:
+        raise errors.forbidden("Cannot remove last location in the image; delete the image "
+                               "instead.")
+    ImageLocation.delete().where(ImageLocation.image == image.id).execute()
+    if current:
+        ImageLocation.insert_many([
+            {"image": image.id, "url": loc.url, "metadata": json.dumps(loc.metadata),
+             "position": index} for index, loc in enumerate(current)]).execute()
+    kept = {loc.url for loc in current}
+    return [(loc.url, loc.metadata) for loc in before if loc.url not in kept]
+
+
+def _check_consistent(rt: Runtime, image: Image, locations: list[Resolved]) -> None:
+    urls = [loc.url for loc in locations]
+    duplicates = sorted({url for url in urls if urls.count(url) > 1})
+    if duplicates:
+        raise errors.bad_request(f"Location {duplicates[0]} is listed twice.")
+    quotas.check_count("image locations", len(locations), rt.quotas.image_location_quota)
+    if image.status not in (lifecycle.QUEUED, lifecycle.ACTIVE):
+        raise errors.conflict(f"Image {image.id} is {image.status}: locations can be changed "
+                              "only on a queued or active image.")
+    sizes = {loc.size for loc in locations}
+    expected = image.size if image.status == lifecycle.ACTIVE else None
+    if len(sizes) > 1 or (expected is not None and sizes and sizes != {expected}):
+        raise errors.bad_request("Every location of an image must hold the same data: sizes "
+                                 f"differ ({', '.join(str(s) for s in sorted(sizes))} bytes"
+                                 + (f", image has {expected}" if expected is not None else "")
+                                 + ").")
+
+
+def delete_owned_data(rt: Runtime, image_id: str, locations: list[tuple[str, dict]]) -> None:
+    """Remove the data of dropped locations that live in one of our stores.
+
+    Data registered from elsewhere (a snapshot file, a web server) is not ours to delete.
+    """
+    for url, metadata in locations:
+        try:
+            store: Store = rt.stores.for_location(url, metadata)
+            if store.owns(url):
+                store.delete(url)
+        except Exception:  # noqa: BLE001 - metadata is already consistent; recovery sweeps
+            LOG.exception("could not delete image data", extra={"image_id": image_id,
+                                                                "url": url})

@@ -1,0 +1,150 @@
+"""Receiving image data: the one write path that upload (PUT /file) and stage share.
+
+The size cap and the project's storage quota hold mid-stream (no byte past a limit reaches
+the store), md5 and sha512 are computed on the way, and format inspection refuses unsafe
+data; any failure makes the store discard what it wrote and gives the image back (queued).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import BinaryIO, Iterator
+
+from glancelab import errors
+from glancelab.db.models import Image
+from glancelab.formats import FormatGuard, UnsafeImage
+from glancelab.images import lifecycle
+from glancelab.images.digest import ParallelDigest
+from glancelab.quotas.service import StorageGrant
+from glancelab.runtime import Runtime, upload_holder
+from glancelab.stores import Store, Stored, StoreError, StoreFull, StoreUnavailable
+
+LOG = logging.getLogger(__name__)
+
+READ_CHUNK = 1024 * 1024
+# After a failed upload, read (and drop) up to this much of what the client is still
+# sending, so that a client that only reads the response once its body is sent gets our
+# error instead of a reset connection. Beyond it the connection is closed.
+DRAIN_LIMIT = 256 * 1024 * 1024
+
+
+class UploadInterrupted(Exception):
+    """The request body ended before its Content-Length, or the client went away."""
+
+
+def read_request(stream: BinaryIO, expected: int | None) -> Iterator[bytes]:
+    """The request body as chunks; UploadInterrupted when it ends early or fails."""
+    total = 0
+    while True:
+        try:
+            chunk = stream.read(READ_CHUNK)
+        except Exception as exc:  # the WSGI server's own "client went away" errors
+            raise UploadInterrupted(f"reading the request body failed after {total} bytes: "
+                                    f"{exc}") from exc
+        if not chunk:
+            break
+        total += len(chunk)
+        yield chunk
+    if expected is not None and total != expected:
+        raise UploadInterrupted(f"the request body ended after {total} of {expected} bytes")
+
+
+class ImageWriter:
+    """Streams image data into one store under every rule an upload obeys."""
+
+    def __init__(self, rt: Runtime, image: Image, holder: str):
+        self.rt = rt
+        self.image = image
+        self.holder = holder
+        self.cap = rt.settings.image_size_cap
+        self.cap_message = (f"Image exceeds the storage quota: image_size_cap is {self.cap} "
+                            "bytes; upload a smaller image or raise image_size_cap.")
+        self.grant = StorageGrant(rt.quotas, image.id, image.owner)
+        self.guard = FormatGuard(image.disk_format, rt.settings.formats)
+        self.checksum: str | None = None
+        self.hash_value: str | None = None
+
+    def check_cap(self, content_length: int | None) -> None:
+        """Before claiming the image: refuse a declared size over image_size_cap."""
+        if content_length is not None and content_length > self.cap:
+            raise errors.too_large(self.cap_message)
+
+    def write(self, store: Store, chunks: Iterator[bytes], size_hint: int | None) -> Stored:
+        digest = ParallelDigest()
+        try:
+            stored = store.write(self.image.id, self._checked(chunks, digest), size_hint,
+                                 self.holder)
+            self.checksum, self.hash_value = digest.hexdigests()
+            return stored
+        finally:
+            digest.close()
+
+    def _checked(self, chunks: Iterator[bytes], digest: ParallelDigest) -> Iterator[bytes]:
+        total = 0
+        for chunk in chunks:
+            total += len(chunk)
+            if total > self.cap:
+                raise errors.too_large(self.cap_message)
+            self.grant.cover(total)
+            digest.update(chunk)
+            self.guard.feed(chunk)  # an unsafe image is refused as soon as its header shows it
+            yield chunk
+        self.guard.finish()  # raising here makes the store discard what it wrote
+
+    def facts(self, size: int) -> lifecycle.DataFacts:
+        result = self.guard.result
+        return lifecycle.DataFacts(size=size, checksum=self.checksum, os_hash_algo="sha512",
+                                   os_hash_value=self.hash_value,
+                                   virtual_size=result.virtual_size if result else None)
+
+
+def receive(rt: Runtime, image: Image, stream: BinaryIO, content_length: int | None,
+            store: Store, status: str) -> tuple[Stored, ImageWriter]:
+    """Claim the queued image (`status`: saving or uploading) and write the request body.
+
+    On any failure the image is queued again, nothing stays in the store, and the error
+    raised is the HTTP answer.
+    """
+    holder = upload_holder()
+    writer = ImageWriter(rt, image, holder)
+    writer.check_cap(content_length)
+    lifecycle.claim(image, holder, status)
+    try:
+        writer.grant.start(content_length)
+        stored = writer.write(store, read_request(stream, content_length), content_length)
+    except BaseException as exc:
+        lifecycle.release(image.id, holder, status)
+        LOG.warning("receiving image data failed; image back to queued",
+                    extra={"image_id": image.id, "store": store.id, "error": str(exc)})
+        if not isinstance(exc, UploadInterrupted):
+            drain(stream)
+        raise as_http_error(exc, store.id) from exc
+    return stored, writer
+
+
+def drain(stream: BinaryIO) -> None:
+    drained = 0
+    try:
+        while drained < DRAIN_LIMIT and (chunk := stream.read(READ_CHUNK)):
+            drained += len(chunk)
+    except Exception:  # noqa: BLE001 - the client went away: nothing left to answer
+        pass
+
+
+def as_http_error(exc: BaseException, store_id: str, state: str = "queued") -> BaseException:
+    again = f"The image is {state} again."
+    if isinstance(exc, errors.GlanceError):
+        return exc
+    if isinstance(exc, UnsafeImage):
+        return errors.bad_request(f"Image rejected by format inspection: {exc} Nothing was "
+                                  f"kept; {again[0].lower()}{again[1:]}")
+    if isinstance(exc, UploadInterrupted):
+        return errors.bad_request(f"Upload aborted: {exc}. Nothing was kept; the image is "
+                                  f"{state} again, retry the upload.")
+    if isinstance(exc, StoreFull):
+        return errors.too_large(f"{exc}. {again}")
+    if isinstance(exc, StoreUnavailable):
+        return errors.unavailable(f"{exc}. {again} Retry when store {store_id} is back.")
+    if isinstance(exc, StoreError):
+        return errors.GlanceError(500, f"{exc}. {again}")
+    return exc

@@ -1,0 +1,89 @@
+"""/v2/tasks: what an import is doing, for its project (admins see every task)."""
+
+from __future__ import annotations
+
+import json
+import urllib.parse
+
+from glancelab import errors
+from glancelab.identity.context import RequestContext
+from glancelab.db.models import Task
+from glancelab.identity import access
+from glancelab.images.views import isotime
+
+STATUSES = ("pending", "processing", "success", "failure")
+
+
+def task_view(task: Task) -> dict:
+    return {
+        "id": task.id, "type": task.type, "status": task.status, "owner": task.owner,
+        "input": json.loads(task.input or "{}"),
+        "result": json.loads(task.result) if task.result else None,
+        "message": task.message, "image_id": task.image_id, "request_id": task.request_id,
+        "user_id": task.user_id, "expires_at": isotime(task.expires_at),
+        "created_at": isotime(task.created_at), "updated_at": isotime(task.updated_at),
+        "self": f"/v2/tasks/{task.id}", "schema": "/v2/schemas/task",
+    }
+
+
+def _visible(ctx: RequestContext):
+    query = Task.select()
+    if not ctx.is_admin:
+        query = query.where(Task.owner == ctx.project_id)
+    return query
+
+
+def get_task(ctx: RequestContext, task_id: str) -> Task:
+    access.require_reader(ctx)
+    task = _visible(ctx).where(Task.id == task_id).first()
+    if task is None:
+        raise errors.not_found(f"Task with identifier {task_id} not found")
+    return task
+
+
+def list_tasks(ctx: RequestContext, params: dict, limit_max: int) -> dict:
+    access.require_reader(ctx)
+    query = _visible(ctx)
+    status = params.get("status")
+    if status is not None:
+        if status not in STATUSES:
+            raise errors.bad_request(f"Invalid status value: {status}; use one of "
+                                     f"{', '.join(STATUSES)}.")
+        query = query.where(Task.status == status)
+    if params.get("type"):
+        query = query.where(Task.type == params["type"])
+    descending = params.get("sort_dir", "desc") != "asc"
+    if params.get("sort_dir", "desc") not in ("asc", "desc"):
+        raise errors.bad_request("sort_dir must be asc or desc.")
+    try:
+        limit = min(int(params.get("limit", limit_max)), limit_max)
+    except ValueError:
+        raise errors.bad_request("limit must be a whole number.") from None
+    if limit < 0:
+        raise errors.bad_request("limit must not be negative.")
+    marker = params.get("marker")
+    if marker:
+        anchor = _visible(ctx).where(Task.id == marker).first()
+        if anchor is None:
+            raise errors.bad_request(f"Invalid marker {marker}: no such task.")
+        key = (Task.created_at, Task.id)
+        after = (key[0] < anchor.created_at) | ((key[0] == anchor.created_at) & (key[1] < anchor.id))
+        before = (key[0] > anchor.created_at) | ((key[0] == anchor.created_at) & (key[1] > anchor.id))
+        query = query.where(after if descending else before)
+    order = [Task.created_at.desc(), Task.id.desc()] if descending else \
+        [Task.created_at.asc(), Task.id.asc()]
+    rows = list(query.order_by(*order).limit(limit + 1))
+    page = {"tasks": [task_view(t) for t in rows[:limit]], "first": "/v2/tasks",
+            "schema": "/v2/schemas/tasks"}
+    if len(rows) > limit and limit:
+        # The next page keeps the caller's filters, sort and limit.
+        kept = {k: v for k, v in params.items() if k != "marker"}
+        page["next"] = "/v2/tasks?" + urllib.parse.urlencode(
+            {**kept, "marker": rows[limit - 1].id}, doseq=True)
+    return page
+
+
+def image_tasks(ctx: RequestContext, image_id: str) -> dict:
+    image = access.get_visible_image(ctx, image_id)
+    rows = Task.select().where(Task.image_id == image.id).order_by(Task.created_at.desc())
+    return {"tasks": [task_view(t) for t in rows]}

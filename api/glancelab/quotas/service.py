@@ -1,0 +1,202 @@
+"""Quotas: Glance's legacy options and per-project limits with Glance's names.
+
+Storage is enforced by reservation: an upload holds a grant of bytes against its
+project (Image.reserved), taken under a per-project lock and extended as the stream
+grows, so an upload stops at the byte that crosses the limit and parallel uploads of
+one project cannot together exceed it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import math
+
+import peewee
+
+from glancelab import errors
+from glancelab.conf import Config, options
+from glancelab.db import database
+from glancelab.db.models import Image, ProjectLimit, utcnow
+from glancelab.images import lifecycle
+
+MiB = 1024 * 1024
+UNLIMITED = -1
+RESOURCES = options.LIMIT_RESOURCES
+UPLOADING_STATUSES = lifecycle.WRITING + (lifecycle.IMPORTING,)
+GRANT_STEP = 16 * MiB  # how much more an upload asks for at a time
+EXACT_BELOW = 64 * GRANT_STEP  # closer than this to a limit, grants are exact
+
+
+@dataclasses.dataclass(frozen=True)
+class QuotaSettings:
+    user_storage_quota: int = 0  # bytes, 0 = unlimited (Glance's legacy option)
+    image_member_quota: int = 128
+    image_property_quota: int = 128
+    image_tag_quota: int = 128
+    image_location_quota: int = 10
+    unified: bool = False  # use_keystone_limits: per-project limits on
+    defaults: tuple[tuple[str, int], ...] = tuple((r, UNLIMITED) for r in RESOURCES)
+
+    @classmethod
+    def from_config(cls, config: Config) -> "QuotaSettings":
+        defaults = tuple((resource, config.glancelab_limits[resource]) for resource in RESOURCES)
+        return cls(
+            user_storage_quota=config.user_storage_quota,
+            image_member_quota=config.image_member_quota,
+            image_property_quota=config.image_property_quota,
+            image_tag_quota=config.image_tag_quota,
+            image_location_quota=config.image_location_quota,
+            unified=config.use_keystone_limits,
+            defaults=defaults)
+
+
+# -- limits and usage ---------------------------------------------------------------------
+
+def limits_for(settings: QuotaSettings, project_id: str) -> dict[str, int]:
+    limits = dict(settings.defaults)
+    for row in ProjectLimit.select().where(ProjectLimit.project_id == project_id):
+        limits[row.resource] = row.limit
+    return limits
+
+
+def used_bytes(project_id: str) -> int:
+    return (Image.select(peewee.fn.COALESCE(
+        peewee.fn.SUM(peewee.fn.COALESCE(Image.size, 0) + Image.reserved), 0))
+        .where(Image.owner == project_id).scalar()) or 0
+
+
+def usage_for(project_id: str) -> dict[str, int]:
+    counts = (Image.select(peewee.fn.COUNT(Image.id),
+                           peewee.fn.SUM(peewee.Case(None, [(Image.status.in_(UPLOADING_STATUSES), 1)], 0)))
+              .where(Image.owner == project_id).tuples().first())
+    return {
+        "image_size_total": math.ceil(used_bytes(project_id) / MiB),
+        "image_stage_total": 0,
+        "image_count_total": counts[0] or 0,
+        "image_count_uploading": counts[1] or 0,
+    }
+
+
+def usage_document(settings: QuotaSettings, project_id: str) -> dict:
+    """GET /v2/info/usage, in Glance's shape (empty when per-project limits are off)."""
+    if not settings.unified:
+        return {"usage": {}}
+    limits, usage = limits_for(settings, project_id), usage_for(project_id)
+    return {"usage": {r: {"limit": limits[r], "usage": usage[r]} for r in RESOURCES}}
+
+
+def set_limits(project_id: str, values: dict[str, int | None]) -> None:
+    """Per-project overrides; None removes an override (back to the default)."""
+    for resource, value in values.items():
+        if resource not in RESOURCES:
+            raise errors.bad_request(f"Unknown limit {resource}; use one of {', '.join(RESOURCES)}.")
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)
+                                  or value < UNLIMITED):
+            raise errors.bad_request(f"{resource} must be an integer >= -1 (-1 is unlimited).")
+    with database.atomic():
+        for resource, value in values.items():
+            ProjectLimit.delete().where(ProjectLimit.project_id == project_id,
+                                        ProjectLimit.resource == resource).execute()
+            if value is not None:
+                ProjectLimit.create(project_id=project_id, resource=resource, limit=value,
+                                    updated_at=utcnow())
+
+
+def projects_with_limits() -> list[str]:
+    return [row.project_id for row in ProjectLimit.select(ProjectLimit.project_id).distinct()
+            .order_by(ProjectLimit.project_id)]
+
+
+# -- counted things -------------------------------------------------------------------------
+
+def check_count(name: str, attempted: int, maximum: int) -> None:
+    """Legacy per-image quotas (properties, tags, members, locations); -1 is unlimited."""
+    if maximum >= 0 and attempted > maximum:
+        raise errors.too_large(f"Maximum number of {name} exceeded ({name.replace(' ', '_')} "
+                               f"quota). Attempted: {attempted}, Maximum: {maximum}")
+
+
+def check_image_count(settings: QuotaSettings, project_id: str) -> None:
+    if not settings.unified:
+        return
+    limit = limits_for(settings, project_id)["image_count_total"]
+    if limit != UNLIMITED and usage_for(project_id)["image_count_total"] >= limit:
+        raise errors.too_large(f"Project {project_id} has reached its image_count_total limit "
+                               f"of {limit} images; delete an image or ask an admin to raise it.")
+
+
+@contextlib.contextmanager
+def project_lock(project_id: str):
+    """Serialises quota decisions of one project across workers and nodes."""
+    db = database.obj
+    if isinstance(db, peewee.PostgresqlDatabase):
+        with db.atomic():
+            db.execute_sql("SELECT pg_advisory_xact_lock(hashtext(%s))", (project_id,))
+            yield
+    else:
+        with db.atomic(lock_type="IMMEDIATE"):  # SQLite: one writer at a time anyway
+            yield
+
+
+class StorageGrant:
+    """The bytes one upload may write, extended under the project lock as data arrives."""
+
+    def __init__(self, settings: QuotaSettings, image_id: str, project_id: str):
+        self.settings = settings
+        self.image_id = image_id
+        self.project_id = project_id
+        self.granted = 0
+        self.byte_limits = self._byte_limits()
+
+    def _byte_limits(self) -> list[tuple[str, int]]:
+        limits = []
+        if self.settings.user_storage_quota > 0:
+            limits.append(("user_storage_quota", self.settings.user_storage_quota))
+        if self.settings.unified:
+            total = limits_for(self.settings, self.project_id)["image_size_total"]
+            if total != UNLIMITED:
+                limits.append(("image_size_total", total * MiB))
+        return limits
+
+    @property
+    def limited(self) -> bool:
+        return bool(self.byte_limits)
+
+    def start(self, content_length: int | None) -> None:
+        """At the start of an upload: the uploading-count limit, and a known size up front."""
+        if self.settings.unified:
+            limit = limits_for(self.settings, self.project_id)["image_count_uploading"]
+            if limit != UNLIMITED:
+                uploading = (Image.select().where(Image.owner == self.project_id,
+                                                  Image.status.in_(UPLOADING_STATUSES),
+                                                  Image.id != self.image_id).count())
+                if uploading >= limit:
+                    raise errors.too_large(
+                        f"Project {self.project_id} already has {uploading} uploads in progress "
+                        f"(image_count_uploading limit {limit}); wait for one to finish.")
+        if content_length is not None:
+            self.cover(content_length, exact=True)
+
+    def cover(self, total: int, exact: bool = False) -> None:
+        """Make sure `total` bytes are granted, or refuse with 413 and what remains."""
+        if not self.limited or total <= self.granted:
+            return
+        with project_lock(self.project_id):
+            used = used_bytes(self.project_id)
+            remaining = min(limit - used for _, limit in self.byte_limits)
+            needed = total - self.granted
+            if needed > remaining:
+                name = min(self.byte_limits, key=lambda item: item[1] - used)[0]
+                raise errors.too_large(
+                    f"Denying attempt to upload image because it exceeds the quota: the data "
+                    f"({total} bytes) would exceed {name}. {max(remaining + self.granted, 0)} "
+                    "bytes remaining.")
+            # Far from the limit, ask ahead to save locked round trips; near it, take
+            # exactly what arrived, so bytes held ahead by parallel uploads of the same
+            # project never refuse data that would fit.
+            ahead = not exact and remaining >= EXACT_BELOW
+            grant = max(needed, GRANT_STEP) if ahead else needed
+            (Image.update(reserved=Image.reserved + grant)
+             .where(Image.id == self.image_id).execute())
+            self.granted += grant

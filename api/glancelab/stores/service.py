@@ -1,0 +1,73 @@
+"""Multi-store information and per-store deletion."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from glancelab import errors
+from glancelab.identity.context import RequestContext
+from glancelab.db import database
+from glancelab.db.models import ImageLocation, utcnow, Image
+from glancelab.runtime import Runtime
+from glancelab.identity import access
+from glancelab.images import lifecycle
+
+LOG = logging.getLogger(__name__)
+
+
+def _require_multistore(rt: Runtime) -> None:
+    if not rt.stores.multistore:
+        raise errors.not_found("Multi backend is not supported at this site: set "
+                               "enabled_backends in glance-api.conf to use several stores.")
+
+
+def list_stores(rt: Runtime, ctx: RequestContext, detail: bool) -> dict:
+    _require_multistore(rt)
+    access.require_reader(ctx)
+    if detail:
+        access.require_admin(ctx, "stores_info_detail")
+    stores = []
+    for store in rt.stores.stores.values():
+        entry: dict = {"id": store.id}
+        if store.description:
+            entry["description"] = store.description
+        if store.id == rt.stores.default_id:
+            entry["default"] = "true"
+        if not store.writable:
+            entry["read-only"] = "true"
+        if detail:
+            entry.update({"type": store.type, "properties": store.properties(),
+                          "weight": rt.stores.weights.get(store.id, 0)})
+        stores.append(entry)
+    return {"stores": stores}
+
+
+def delete_from_store(rt: Runtime, ctx: RequestContext, store_id: str, image_id: str) -> None:
+    _require_multistore(rt)
+    access.require_admin(ctx, "delete_image_location")
+    store = rt.stores.get(store_id)
+    if store is None:
+        raise errors.not_found(f"Unknown store {store_id}; see GET /v2/info/stores.")
+    with database.atomic():
+        image = access.get_visible_image(ctx, image_id)
+        if image.status != lifecycle.ACTIVE:
+            raise errors.conflict(f"It's not allowed to remove image data from store if image "
+                                  f"status is not 'active' (it is '{image.status}').")
+        rows = list(ImageLocation.select().where(ImageLocation.image == image.id))
+        mine = [row for row in rows if json.loads(row.metadata).get("store") == store_id]
+        if not mine:
+            raise errors.not_found(f"Image {image_id} has no data in store {store_id}.")
+        if len(mine) == len(rows):
+            # 403, as Glance answers: the request is refused, not in conflict with a state.
+            raise errors.forbidden(f"Cannot delete image data from the only store containing "
+                                   f"it: store {store_id} holds the only copy of image "
+                                   f"{image_id}; delete the image instead.")
+        ImageLocation.delete().where(ImageLocation.id.in_([row.id for row in mine])).execute()
+        Image.update(updated_at=utcnow()).where(Image.id == image.id).execute()
+    for row in mine:
+        try:
+            store.delete(row.url)
+        except Exception:  # noqa: BLE001 - the location is gone; recovery sweeps the data
+            LOG.exception("could not delete image data", extra={"image_id": image_id,
+                                                                "store": store_id})

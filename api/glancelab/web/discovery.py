@@ -1,0 +1,57 @@
+"""Version discovery, health check and the published JSON Schemas."""
+
+from __future__ import annotations
+
+import falcon
+
+from glancelab import errors
+from glancelab.images import schemas
+from glancelab.runtime import Runtime
+
+CURRENT_MINOR = 18
+
+
+def version_document(base_url: str) -> dict:
+    versions = []
+    for minor in range(CURRENT_MINOR, -1, -1):
+        versions.append({
+            "id": f"v2.{minor}",
+            "status": "CURRENT" if minor == CURRENT_MINOR else "SUPPORTED",
+            "links": [{"rel": "self", "href": f"{base_url}/v2/"}],
+        })
+    return {"versions": versions}
+
+
+class VersionsResource:
+    def __init__(self, rt: Runtime, status: str):
+        self.rt = rt
+        self.status = status
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        base = self.rt.settings.public_endpoint or req.prefix
+        resp.status = self.status
+        resp.media = version_document(base)
+
+
+class HealthResource:
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.content_type = falcon.MEDIA_TEXT
+        resp.text = "OK"
+
+
+class SchemaResource:
+    def __init__(self, rt: Runtime):
+        formats = (rt.settings.disk_formats, rt.settings.container_formats)
+        self.documents = {
+            "image": schemas.image_schema(*formats),
+            "images": schemas.images_schema(*formats),
+            "member": schemas.member_schema(),
+            "members": schemas.members_schema(),
+            "task": schemas.task_schema(),
+            "tasks": schemas.tasks_schema(),
+        }
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
+        if name not in self.documents:
+            raise errors.not_found(f"No schema named {name}.")
+        resp.media = self.documents[name]
