@@ -6,28 +6,32 @@ import dataclasses
 import os
 import socket
 
-from glancelab.images import schemas
-from glancelab.cache import ImageCache
+from typing import TYPE_CHECKING
+
 from glancelab.conf import Config
 from glancelab.formats import FormatPolicy
-from glancelab.quotas.service import QuotaSettings
-from glancelab.imports.webdownload import UriFilter
-from glancelab.stores import StoreRegistry
-from glancelab.stores.staging import StagingStore
+
+if TYPE_CHECKING:  # the domains build these; the runtime only carries them
+    from glancelab.cache import ImageCache
+    from glancelab.imports.settings import ImportSettings
+    from glancelab.quotas.service import QuotaSettings
+    from glancelab.stores import StoreRegistry
+    from glancelab.stores.staging import StagingStore
 
 
 @dataclasses.dataclass(frozen=True)
 class Settings:
-    limit_param_default: int = 25
-    api_limit_max: int = 1000
-    image_size_cap: int = 1 << 40
-    show_image_direct_url: bool = False
-    show_multiple_locations: bool = False
-    public_endpoint: str = ""
-    max_request_body_size: int = 65536
-    disk_formats: tuple[str, ...] = tuple(schemas.DISK_FORMATS)
-    container_formats: tuple[str, ...] = tuple(schemas.CONTAINER_FORMATS)
-    formats: FormatPolicy = FormatPolicy()
+    """Typed values of the options a request reads; defaults live in conf.options only."""
+    limit_param_default: int
+    api_limit_max: int
+    image_size_cap: int
+    show_image_direct_url: bool
+    show_multiple_locations: bool
+    public_endpoint: str
+    max_request_body_size: int
+    disk_formats: tuple[str, ...]
+    container_formats: tuple[str, ...]
+    formats: FormatPolicy
 
     @classmethod
     def from_config(cls, config: Config) -> "Settings":
@@ -47,27 +51,14 @@ class Settings:
         )
 
 
-@dataclasses.dataclass(frozen=True)
-class ImportSettings:
-    methods: tuple[str, ...] = ("glance-direct", "web-download", "copy-image")
-    uri_filter: UriFilter = UriFilter()
-    workers: int = 2
-
-    @classmethod
-    def from_config(cls, config: Config) -> "ImportSettings":
-        return cls(methods=tuple(config.enabled_import_methods),
-                   uri_filter=UriFilter.from_config(config),
-                   workers=config.glancelab.import_workers)
-
-
 @dataclasses.dataclass
 class Runtime:
     settings: Settings
     stores: StoreRegistry
-    quotas: QuotaSettings = QuotaSettings()
-    cache: "ImageCache | None" = None
+    quotas: QuotaSettings
+    imports: ImportSettings
+    cache: ImageCache | None = None
     staging: StagingStore | None = None
-    imports: ImportSettings = ImportSettings()
     # Runs imports in the background; made on first use, so each worker has its own.
     importer: object | None = None
 

@@ -32,3 +32,11 @@ class CachedImageResource:
     def on_delete(self, req, resp, image_id: str) -> None:
         cache.delete_cached(self.rt, req.context.auth, image_id)
         resp.status = falcon.HTTP_204
+
+
+def add_routes(app: falcon.App, rt: Runtime) -> None:
+    for path, resource in (
+            ("/v2/cache", CacheCollection(rt)),
+            ("/v2/cache/{image_id}", CachedImageResource(rt)),
+    ):
+        app.add_route(path, resource)

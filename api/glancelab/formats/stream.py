@@ -23,8 +23,8 @@ ACCEPTS = {"raw": {"raw", "iso"}}
 @dataclasses.dataclass(frozen=True)
 class FormatPolicy:
     """Glance's [image_format] options that govern inspection."""
-    require_image_format_match: bool = True
-    vmdk_allowed_types: tuple[str, ...] = ("monolithicSparse", "streamOptimized")
+    require_image_format_match: bool
+    vmdk_allowed_types: tuple[str, ...]
 
 
 class FormatGuard:

@@ -57,3 +57,10 @@ def _byte_range(req: falcon.Request) -> tuple[int, int] | None:
         raise errors.bad_request(f"Invalid Range header {header!r}: only bytes ranges are "
                                  "served.")
     return byte_range
+
+
+def add_routes(app: falcon.App, rt: Runtime) -> None:
+    for path, resource in (
+            ("/v2/images/{image_id}/file", ImageData(rt)),
+    ):
+        app.add_route(path, resource)

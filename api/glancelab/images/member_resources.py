@@ -41,3 +41,11 @@ class MemberItem:
     def on_delete(self, req, resp, image_id: str, member_id: str) -> None:
         members.delete_member(req.context.auth, image_id, member_id)
         resp.status = falcon.HTTP_204
+
+
+def add_routes(app: falcon.App, rt: Runtime) -> None:
+    for path, resource in (
+            ("/v2/images/{image_id}/members", MembersCollection(rt)),
+            ("/v2/images/{image_id}/members/{member_id}", MemberItem(rt)),
+    ):
+        app.add_route(path, resource)

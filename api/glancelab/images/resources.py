@@ -93,3 +93,14 @@ class ImageLocations:
         body = read_json(req, self.rt.settings.max_request_body_size)
         locations.add_location(self.rt, req.context.auth, image_id, body)
         accepted(resp)
+
+
+def add_routes(app: falcon.App, rt: Runtime) -> None:
+    for path, resource in (
+            ("/v2/images", ImagesCollection(rt)),
+            ("/v2/images/{image_id}", ImageItem(rt)),
+            ("/v2/images/{image_id}/actions/{action}", ImageAction()),
+            ("/v2/images/{image_id}/locations", ImageLocations(rt)),
+            ("/v2/images/{image_id}/tags/{tag}", ImageTag(rt)),
+    ):
+        app.add_route(path, resource)

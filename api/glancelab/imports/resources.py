@@ -59,3 +59,15 @@ class TaskItem:
 class ImageTasks:
     def on_get(self, req: falcon.Request, resp: falcon.Response, image_id: str) -> None:
         resp.media = tasks.image_tasks(req.context.auth, image_id)
+
+
+def add_routes(app: falcon.App, rt: Runtime) -> None:
+    for path, resource in (
+            ("/v2/images/{image_id}/stage", ImageStage(rt)),
+            ("/v2/images/{image_id}/import", ImageImport(rt)),
+            ("/v2/images/{image_id}/tasks", ImageTasks()),
+            ("/v2/info/import", ImportInfo(rt)),
+            ("/v2/tasks", TasksCollection(rt)),
+            ("/v2/tasks/{task_id}", TaskItem()),
+    ):
+        app.add_route(path, resource)

@@ -31,12 +31,12 @@ class FetchFailed(Exception):
 @dataclasses.dataclass(frozen=True)
 class UriFilter:
     """Glance's rule: a non-empty allow list decides; otherwise the deny list does."""
-    allowed_schemes: tuple[str, ...] = ("http", "https")
-    disallowed_schemes: tuple[str, ...] = ()
-    allowed_hosts: tuple[str, ...] = ()
-    disallowed_hosts: tuple[str, ...] = ()
-    allowed_ports: tuple[int, ...] = (80, 443)
-    disallowed_ports: tuple[int, ...] = ()
+    allowed_schemes: tuple[str, ...]
+    disallowed_schemes: tuple[str, ...]
+    allowed_hosts: tuple[str, ...]
+    disallowed_hosts: tuple[str, ...]
+    allowed_ports: tuple[int, ...]
+    disallowed_ports: tuple[int, ...]
 
     @classmethod
     def from_config(cls, config: Config) -> "UriFilter":

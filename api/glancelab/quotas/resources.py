@@ -59,3 +59,12 @@ class ProjectQuota:
         access.require_admin(req.context.auth, "delete_limits")
         quotas.set_limits(project_id, {resource: None for resource in quotas.RESOURCES})
         resp.status = falcon.HTTP_204
+
+
+def add_routes(app: falcon.App, rt: Runtime) -> None:
+    for path, resource in (
+            ("/v2/info/usage", Usage(rt)),
+            ("/v2/quotas", QuotaCollection(rt)),
+            ("/v2/quotas/{project_id}", ProjectQuota(rt)),
+    ):
+        app.add_route(path, resource)

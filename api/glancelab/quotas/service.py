@@ -30,13 +30,13 @@ EXACT_BELOW = 64 * GRANT_STEP  # closer than this to a limit, grants are exact
 
 @dataclasses.dataclass(frozen=True)
 class QuotaSettings:
-    user_storage_quota: int = 0  # bytes, 0 = unlimited (Glance's legacy option)
-    image_member_quota: int = 128
-    image_property_quota: int = 128
-    image_tag_quota: int = 128
-    image_location_quota: int = 10
-    unified: bool = False  # use_keystone_limits: per-project limits on
-    defaults: tuple[tuple[str, int], ...] = tuple((r, UNLIMITED) for r in RESOURCES)
+    user_storage_quota: int  # bytes, 0 = unlimited (Glance's legacy option)
+    image_member_quota: int
+    image_property_quota: int
+    image_tag_quota: int
+    image_location_quota: int
+    unified: bool  # use_keystone_limits: per-project limits on
+    defaults: tuple[tuple[str, int], ...]
 
     @classmethod
     def from_config(cls, config: Config) -> "QuotaSettings":

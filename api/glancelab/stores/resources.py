@@ -24,3 +24,12 @@ class StoreImage:
     def on_delete(self, req, resp, store_id: str, image_id: str) -> None:
         stores.delete_from_store(self.rt, req.context.auth, store_id, image_id)
         resp.status = falcon.HTTP_204
+
+
+def add_routes(app: falcon.App, rt: Runtime) -> None:
+    for path, resource in (
+            ("/v2/info/stores", StoresInfo(rt, detail=False)),
+            ("/v2/info/stores/detail", StoresInfo(rt, detail=True)),
+            ("/v2/stores/{store_id}/{image_id}", StoreImage(rt)),
+    ):
+        app.add_route(path, resource)

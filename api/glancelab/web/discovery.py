@@ -55,3 +55,13 @@ class SchemaResource:
         if name not in self.documents:
             raise errors.not_found(f"No schema named {name}.")
         resp.media = self.documents[name]
+
+
+def add_routes(app: falcon.App, rt: Runtime) -> None:
+    for path, resource in (
+            ("/", VersionsResource(rt, falcon.HTTP_300)),
+            ("/versions", VersionsResource(rt, falcon.HTTP_200)),
+            ("/healthcheck", HealthResource()),
+            ("/v2/schemas/{name}", SchemaResource(rt)),
+    ):
+        app.add_route(path, resource)
