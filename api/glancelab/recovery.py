@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from glancelab.db import database
-from glancelab.db.models import Image, ImageLocation, Task, utcnow
+from glancelab.db.models import Image, ImageLocation, Task
 from glancelab.images import lifecycle
 from glancelab.stores import Store, StoreRegistry
 from glancelab.stores.staging import StagingStore

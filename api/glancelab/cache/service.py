@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 
 from glancelab import errors
@@ -68,7 +67,7 @@ def prefetch(rt: Runtime) -> dict[str, str]:
             continue
         url, metadata = locations[0]
         try:
-            handle = open_store_data(rt, url, json.loads(metadata), 0, image.size or 0)
+            handle = open_store_data(rt, url, metadata, 0, image.size or 0)
             for _ in rt.cache.tee(image.id, image.size, image.checksum, iter_chunks(handle)):
                 pass
         except errors.GlanceError as exc:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
-from urllib.parse import unquote, urlparse
+from urllib.parse import urlparse
 
 import peewee
+from playhouse import db_url
 from playhouse.shortcuts import ReconnectMixin
 
 database = peewee.DatabaseProxy()
@@ -19,37 +20,37 @@ class DatabaseURLError(ValueError):
     pass
 
 
+SQLITE_PRAGMAS = {
+    "journal_mode": "wal",       # readers never wait for the writer
+    "synchronous": "normal",     # safe with WAL, a lot faster than full
+    "busy_timeout": 15000,       # several workers share one file
+    "foreign_keys": 1,
+    "cache_size": -16000,
+}
+# Schemes as glance-api.conf spells them (SQLAlchemy's driver suffix included).
+DATABASES = {"sqlite": peewee.SqliteDatabase, "postgresql": ReconnectingPostgresqlDatabase,
+             "postgres": ReconnectingPostgresqlDatabase,
+             "postgresql+psycopg2": ReconnectingPostgresqlDatabase}
+
+
 def open_database(url: str) -> peewee.Database:
     """A peewee database for a glance-api.conf `[database] connection` URL.
 
-    sqlite:///relative/path, sqlite:////absolute/path, postgresql://user:pw@host:port/db
-    (SQLAlchemy driver suffixes such as postgresql+psycopg2 are accepted).
+    sqlite:///relative/path, sqlite:////absolute/path, postgresql://user:pw@host:port/db;
+    playhouse.db_url reads the URL (query arguments become connection parameters).
     """
-    parsed = urlparse(url)
-    scheme = parsed.scheme.split("+", 1)[0]
-    if scheme == "sqlite":
-        path = url.split("://", 1)[1][1:] if "://" in url else ""
-        if not path or path == ":memory:":
+    kind = DATABASES.get(urlparse(url).scheme)
+    if kind is None:
+        raise DatabaseURLError(f"unsupported [database] connection {url!r}: use "
+                               "sqlite:///PATH or postgresql://USER:PASS@HOST:PORT/DB")
+    params = db_url.parse(url, unquote_password=True, unquote_user=True)
+    name = params.pop("database", "")
+    if kind is peewee.SqliteDatabase:
+        if not name or name == ":memory:":
             raise DatabaseURLError("sqlite needs a file path, e.g. sqlite:///var/glance.sqlite")
-        directory = os.path.dirname(os.path.abspath(path))
-        os.makedirs(directory, exist_ok=True)
-        return peewee.SqliteDatabase(path, pragmas={
-            "journal_mode": "wal",       # readers never wait for the writer
-            "synchronous": "normal",     # safe with WAL, a lot faster than full
-            "busy_timeout": 15000,       # several workers share one file
-            "foreign_keys": 1,
-            "cache_size": -16000,
-        })
-    if scheme in ("postgresql", "postgres"):
-        return ReconnectingPostgresqlDatabase(
-            unquote(parsed.path.lstrip("/")),
-            user=unquote(parsed.username or "") or None,
-            password=unquote(parsed.password or "") or None,
-            host=parsed.hostname or None,
-            port=parsed.port or None,
-        )
-    raise DatabaseURLError(
-        f"unsupported [database] connection {url!r}: use sqlite:///PATH or postgresql://USER:PASS@HOST:PORT/DB")
+        os.makedirs(os.path.dirname(os.path.abspath(name)), exist_ok=True)
+        return peewee.SqliteDatabase(name, pragmas=SQLITE_PRAGMAS, **params)
+    return kind(name, **params)
 
 
 def bind(url: str) -> peewee.Database:

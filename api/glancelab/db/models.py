@@ -7,6 +7,7 @@ index; extra properties, tags, members and locations are child tables.
 from __future__ import annotations
 
 import datetime
+import json
 
 import peewee
 
@@ -15,6 +16,17 @@ from glancelab.db import database
 
 def utcnow() -> datetime.datetime:
     return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+
+
+class JSONField(peewee.TextField):
+    """A JSON document in a TEXT column: the same on SQLite and PostgreSQL, no migration."""
+    decode_raw = True  # db/prepared.py decodes it in raw rows too
+
+    def db_value(self, value):
+        return None if value is None else json.dumps(value)
+
+    def python_value(self, value):
+        return None if value is None else json.loads(value)
 
 
 class BaseModel(peewee.Model):
@@ -83,7 +95,7 @@ class ImageMember(BaseModel):
 class ImageLocation(BaseModel):
     image = peewee.ForeignKeyField(Image, backref="location_rows", on_delete="CASCADE")
     url = peewee.TextField()
-    metadata = peewee.TextField(default="{}")  # JSON object, e.g. {"store": "fast"}
+    metadata = JSONField(default=dict)  # e.g. {"store": "fast"}
     position = peewee.IntegerField(default=0)
     created_at = peewee.DateTimeField(default=utcnow)
 
@@ -111,8 +123,8 @@ class Task(BaseModel):
     user_id = peewee.CharField(max_length=255, null=True)
     image_id = peewee.CharField(max_length=36, index=True)
     request_id = peewee.CharField(max_length=64, null=True)
-    input = peewee.TextField(default="{}")   # JSON: method, stores, all_stores_must_succeed
-    result = peewee.TextField(null=True)     # JSON: stores done so far, then the outcome
+    input = JSONField(default=dict)   # method, stores, all_stores_must_succeed
+    result = JSONField(null=True)     # stores done so far, then the outcome
     message = peewee.TextField(default="")
     # "host:pid" of the process running it, so a restart fails exactly its own tasks.
     worker = peewee.CharField(max_length=255, null=True, index=True)
@@ -137,8 +149,8 @@ class MetadefObject(BaseModel):
     namespace = peewee.ForeignKeyField(MetadefNamespace, backref="objects", on_delete="CASCADE")
     name = peewee.CharField(max_length=80)
     description = peewee.TextField(null=True)
-    required = peewee.TextField(default="[]")    # JSON list of property names
-    properties = peewee.TextField(default="{}")  # JSON: name -> property definition
+    required = JSONField(default=list)    # property names
+    properties = JSONField(default=dict)  # name -> property definition
     created_at = peewee.DateTimeField(default=utcnow)
     updated_at = peewee.DateTimeField(default=utcnow)
 
@@ -150,7 +162,7 @@ class MetadefProperty(BaseModel):
     namespace = peewee.ForeignKeyField(MetadefNamespace, backref="properties",
                                        on_delete="CASCADE")
     name = peewee.CharField(max_length=255)
-    definition = peewee.TextField()  # JSON: title, type, and the rest of its schema
+    definition = JSONField()  # title, type, and the rest of its schema
     created_at = peewee.DateTimeField(default=utcnow)
     updated_at = peewee.DateTimeField(default=utcnow)
 

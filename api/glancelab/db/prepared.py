@@ -21,18 +21,29 @@ class PreparedQuery:
     def __init__(self, build: Callable[[object], peewee.Query]):
         self._build = build
         self._compiled: dict[int, str] = {}
+        self._converters: list[Callable] | None = None
 
     def _sql(self) -> str:
         key = id(database.obj)
         if key not in self._compiled:
-            sql, params = self._build(_SENTINEL).sql()
+            query = self._build(_SENTINEL)
+            sql, params = query.sql()
             if params != [_SENTINEL]:
                 raise ValueError("a prepared query takes exactly one parameter")
+            # Raw rows skip the fields' own conversions (a JSON column's, say): keep them.
+            self._converters = [column.python_value if getattr(column, "decode_raw", False)
+                                else None for column in query._returning]
             self._compiled[key] = sql
         return self._compiled[key]
 
     def rows(self, value) -> list[tuple]:
-        return list(database.execute_sql(self._sql(), (value,)).fetchall())
+        sql = self._sql()
+        converters = self._converters or []
+        if not any(converters):
+            return list(database.execute_sql(sql, (value,)).fetchall())
+        return [tuple(convert(item) if convert else item
+                      for convert, item in zip(converters, row))
+                for row in database.execute_sql(sql, (value,)).fetchall()]
 
     def models(self, model: type[peewee.Model], value) -> list[peewee.Model]:
         return list(model.raw(self._sql(), value))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import BinaryIO, Iterator
 
@@ -103,7 +102,7 @@ def open_download(rt: Runtime, ctx: RequestContext, image_id: str,
             cached.seek(first)
             return Download(ReadHandle(length=last - first + 1, file=cached), image, first,
                             last, partial)
-    handle = open_store_data(rt, url, json.loads(metadata), first, last - first + 1)
+    handle = open_store_data(rt, url, metadata, first, last - first + 1)
     if rt.cache is not None and active and not partial:
         # First full download: tee it into the cache (through Python, not sendfile).
         handle = ReadHandle(length=handle.length, chunks=rt.cache.tee(

@@ -22,7 +22,6 @@ the schema, as Glance keeps them for clients that filter on them).
 from __future__ import annotations
 
 import dataclasses
-import json
 
 from glancelab import errors
 from glancelab.db import database
@@ -108,7 +107,7 @@ def store_upload(image_id: str, holder: str, facts: DataFacts, url: str,
                 .where(Image.id == image_id, Image.status == SAVING,
                        Image.upload_owner == holder).execute())
         if done:
-            ImageLocation.create(image=image_id, url=url, metadata=json.dumps(location_metadata))
+            ImageLocation.create(image=image_id, url=url, metadata=location_metadata)
     return bool(done)
 
 

@@ -10,14 +10,13 @@ point anywhere the service can read.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 
 from glancelab import errors
 from glancelab.images import lifecycle, schemas
 from glancelab.identity.context import RequestContext
 from glancelab.db import database
-from glancelab.db.models import LOCATIONS_OF, Image, ImageLocation, utcnow
+from glancelab.db.models import LOCATIONS_OF, Image, ImageLocation
 from glancelab.runtime import Runtime
 from glancelab.identity import access
 from glancelab.quotas import service as quotas
@@ -63,7 +62,7 @@ def list_locations(ctx: RequestContext, image_id: str) -> list[dict]:
     if not (ctx.is_admin or "service" in ctx.roles):
         raise errors.forbidden("You are not authorized to complete fetch_image_location action: "
                                "only the service role and admins may read locations.")
-    return [{"url": url, "metadata": json.loads(metadata)}
+    return [{"url": url, "metadata": metadata}
             for url, metadata in LOCATIONS_OF.rows(image.id)]
 
 
@@ -78,7 +77,7 @@ def add_location(rt: Runtime, ctx: RequestContext, image_id: str, body) -> Image
             raise errors.conflict(f"Image {image_id} is {image.status}: a location can be "
                                   "added only to a queued image.")
         ImageLocation.create(image=image.id, url=resolved.url,
-                             metadata=json.dumps(resolved.metadata))
+                             metadata=resolved.metadata)
     return Image.get(Image.id == image.id)
 
 
@@ -122,7 +121,7 @@ def apply_patch(rt: Runtime, image: Image, changes: list[Change],
     """Apply location changes inside the caller's transaction; returns URLs dropped."""
     rows = list(ImageLocation.select().where(ImageLocation.image == image.id)
                 .order_by(ImageLocation.position, ImageLocation.id))
-    current = [Resolved(row.url, json.loads(row.metadata), image.size or 0, {}) for row in rows]
+    current = [Resolved(row.url, row.metadata, image.size or 0, {}) for row in rows]
     before = list(current)
     touched = False
     for position, change in enumerate(changes):
@@ -156,7 +155,7 @@ def apply_patch(rt: Runtime, image: Image, changes: list[Change],
     ImageLocation.delete().where(ImageLocation.image == image.id).execute()
     if current:
         ImageLocation.insert_many([
-            {"image": image.id, "url": loc.url, "metadata": json.dumps(loc.metadata),
+            {"image": image.id, "url": loc.url, "metadata": loc.metadata,
              "position": index} for index, loc in enumerate(current)]).execute()
     kept = {loc.url for loc in current}
     return [(loc.url, loc.metadata) for loc in before if loc.url not in kept]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 
@@ -152,7 +151,7 @@ def delete_image(rt: Runtime, ctx: RequestContext, image_id: str) -> None:
         if image.protected:
             raise errors.forbidden(f"Image {image_id} is protected and cannot be deleted; "
                                    "set protected to false first.")
-        rows = [(row.url, json.loads(row.metadata)) for row in
+        rows = [(row.url, row.metadata) for row in
                 ImageLocation.select().where(ImageLocation.image == image.id)]
         image.delete_instance(recursive=True)
     # Data goes after the metadata: a crash in between leaves an orphan file that the

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import json
 
 from glancelab.db.models import (LOCATIONS_OF, PROPERTIES_OF, TAGS_OF, Image, ImageLocation,
                                   ImageMember, ImageProperty, ImageTag)
@@ -35,7 +34,7 @@ class ImageDetails:
         self.properties[image_id] = dict(PROPERTIES_OF.rows(image_id))
         self.tags[image_id] = [value for (value,) in TAGS_OF.rows(image_id)]
         if with_locations:
-            self.locations[image_id] = [{"url": url, "metadata": json.loads(metadata)}
+            self.locations[image_id] = [{"url": url, "metadata": metadata}
                                         for url, metadata in LOCATIONS_OF.rows(image_id)]
 
     def _load_many(self, ids: list[str], with_locations: bool) -> None:
@@ -52,7 +51,7 @@ class ImageDetails:
                                             .where(ImageLocation.image.in_(ids))
                                             .order_by(ImageLocation.position, ImageLocation.id)
                                             .tuples()):
-                self.locations[image_id].append({"url": url, "metadata": json.loads(metadata)})
+                self.locations[image_id].append({"url": url, "metadata": metadata})
 
 
 def image_view(image: Image, details: ImageDetails, rt: Runtime) -> dict:

@@ -11,7 +11,6 @@ remove exactly what this task added.
 from __future__ import annotations
 
 import concurrent.futures
-import json
 import logging
 import threading
 
@@ -83,7 +82,7 @@ class ImportJob:
                 .where(Task.id == self.task_id, Task.status == "pending").execute()):
             return
         task = Task.get(Task.id == self.task_id)
-        request = json.loads(task.input)
+        request = task.input
         method = request["method"]["name"]
         image = Image.get_or_none(Image.id == task.image_id)
         if image is None:
@@ -171,14 +170,13 @@ class ImportJob:
                 return False
             position = ImageLocation.select().where(ImageLocation.image == image_id).count()
             ImageLocation.create(image=image_id, url=stored.url, position=position,
-                                 metadata=json.dumps(self.rt.stores.location_metadata(store)))
+                                 metadata=self.rt.stores.location_metadata(store))
             done.append(store.id)
             remaining = [s for s in stores if s not in done]
             set_property(image_id, IMPORTING_TO, ",".join(remaining))
-            (Task.update(result=json.dumps({"stores_done": done,
-                                            "urls": _urls(task, stored.url)}),
-                         updated_at=utcnow()).where(Task.id == task.id).execute())
-        task.result = json.dumps({"stores_done": done, "urls": _urls(task, stored.url)})
+            result = {"stores_done": done, "urls": _urls(task, stored.url)}
+            Task.update(result=result, updated_at=utcnow()).where(Task.id == task.id).execute()
+        task.result = result
         return True
 
     def _record_failure(self, image_id, store_id, stores, done) -> None:
@@ -206,7 +204,7 @@ class ImportJob:
 
 
 def _urls(task: Task, url: str) -> list[str]:
-    return (json.loads(task.result or "{}").get("urls") or []) + [url]
+    return ((task.result or {}).get("urls") or []) + [url]
 
 
 def _first_location(image_id: str) -> tuple[str, dict]:
@@ -214,7 +212,7 @@ def _first_location(image_id: str) -> tuple[str, dict]:
            .order_by(ImageLocation.position, ImageLocation.id).first())
     if row is None:
         raise ImportFailed("The image has no data to copy.")
-    return row.url, json.loads(row.metadata)
+    return row.url, row.metadata
 
 
 def _describe(exc: BaseException) -> str:
@@ -235,15 +233,15 @@ def fail_task(rt: Runtime, task: Task, message: str) -> None:
     A copy-image leaves the image active with its old copies; glance-direct and
     web-download put it back to queued with its staged data removed.
     """
-    result = json.loads(task.result or "{}")
-    request = json.loads(task.input or "{}")
+    result = task.result or {}
+    request = task.input or {}
     method = request.get("method", {}).get("name")
     added = result.get("urls") or []
     dropped: list[tuple[str, dict]] = []
     with database.atomic():
         rows = list(ImageLocation.select().where(ImageLocation.image == task.image_id,
                                                  ImageLocation.url.in_(added)))
-        dropped = [(row.url, json.loads(row.metadata)) for row in rows]
+        dropped = [(row.url, row.metadata) for row in rows]
         ImageLocation.delete().where(ImageLocation.id.in_([row.id for row in rows])).execute()
         if method != "copy-image":
             lifecycle.fail_import(task.image_id)

@@ -8,7 +8,6 @@ background runner (imports.runner), answering 202 at once.
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from typing import BinaryIO
@@ -90,7 +89,7 @@ def _target_stores(rt: Runtime, image: Image, body: dict, name: str) -> list[str
             if store_id not in writable:
                 raise errors.bad_request(f"Store {store_id} is read-only; choose another store.")
     if name == "copy-image":
-        present = {json.loads(meta).get("store") for (meta,) in ImageLocation
+        present = {meta.get("store") for (meta,) in ImageLocation
                    .select(ImageLocation.metadata).where(ImageLocation.image == image.id).tuples()}
         if not body.get("all_stores"):
             already = [s for s in wanted if s in present]
@@ -124,11 +123,10 @@ def start_import(rt: Runtime, ctx: RequestContext, image_id: str, body) -> Task:
     task = Task(id=str(uuid.uuid4()), status="pending", owner=image.owner or ctx.project_id,
                 user_id=ctx.user_id, image_id=image.id, request_id=ctx.request_id,
                 worker=upload_holder(), message="",
-                input=json.dumps({"method": method, "stores": stores,
-                                  "all_stores": bool(body.get("all_stores")),
-                                  "all_stores_must_succeed":
-                                      body.get("all_stores_must_succeed", True)}),
-                result=json.dumps({"stores_done": []}))
+                input={"method": method, "stores": stores,
+                       "all_stores": bool(body.get("all_stores")),
+                       "all_stores_must_succeed": body.get("all_stores_must_succeed", True)},
+                result={"stores_done": []})
     try:
         with database.atomic():
             if not lifecycle.start_import(image.id, name):

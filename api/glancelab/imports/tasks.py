@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import urllib.parse
 
 from glancelab import errors
@@ -17,8 +16,8 @@ STATUSES = ("pending", "processing", "success", "failure")
 def task_view(task: Task) -> dict:
     return {
         "id": task.id, "type": task.type, "status": task.status, "owner": task.owner,
-        "input": json.loads(task.input or "{}"),
-        "result": json.loads(task.result) if task.result else None,
+        "input": task.input or {},
+        "result": task.result,
         "message": task.message, "image_id": task.image_id, "request_id": task.request_id,
         "user_id": task.user_id, "expires_at": isotime(task.expires_at),
         "created_at": isotime(task.created_at), "updated_at": isotime(task.updated_at),

@@ -7,7 +7,6 @@ namespace cannot be deleted until protected is set to false.
 
 from __future__ import annotations
 
-import json
 
 import peewee
 
@@ -47,12 +46,12 @@ def association_view(row: MetadefResourceTypeAssociation) -> dict:
 
 
 def property_view(row: MetadefProperty) -> dict:
-    return {"name": row.name, **json.loads(row.definition)}
+    return {"name": row.name, **row.definition}
 
 
 def object_view(ns: MetadefNamespace, row: MetadefObject) -> dict:
-    view = {"name": row.name, "required": json.loads(row.required),
-            "properties": json.loads(row.properties), **_stamps(row),
+    view = {"name": row.name, "required": row.required,
+            "properties": row.properties, **_stamps(row),
             "self": f"{BASE}/{ns.namespace}/objects/{row.name}",
             "schema": "/v2/schemas/metadefs/object"}
     if row.description:
@@ -75,7 +74,7 @@ def namespace_view(ns: MetadefNamespace, full: bool) -> dict:
     if associations:
         view["resource_type_associations"] = associations
     if full:
-        properties = {p.name: json.loads(p.definition) for p in
+        properties = {p.name: p.definition for p in
                       MetadefProperty.select().where(MetadefProperty.namespace == ns)
                       .order_by(MetadefProperty.name)}
         objects = [object_view(ns, o) for o in
@@ -218,15 +217,15 @@ def _insert_property(ns: MetadefNamespace, body: dict) -> MetadefProperty:
     body = _validate("property", body)
     definition = {k: v for k, v in body.items() if k != "name"}
     return MetadefProperty.create(namespace=ns, name=body["name"],
-                                  definition=json.dumps(definition))
+                                  definition=definition)
 
 
 def _insert_object(ns: MetadefNamespace, body: dict) -> MetadefObject:
     body = _validate("object", body)
     return MetadefObject.create(namespace=ns, name=body["name"],
                                 description=body.get("description"),
-                                required=json.dumps(body.get("required") or []),
-                                properties=json.dumps(body.get("properties") or {}))
+                                required=body.get("required") or [],
+                                properties=body.get("properties") or {})
 
 
 def _child(model, ns: MetadefNamespace, name: str, what: str):
@@ -263,7 +262,7 @@ def list_properties(ctx, namespace: str) -> dict:
     ns = get_namespace(ctx, namespace)
     rows = MetadefProperty.select().where(MetadefProperty.namespace == ns).order_by(
         MetadefProperty.name)
-    return {"properties": {row.name: json.loads(row.definition) for row in rows}}
+    return {"properties": {row.name: row.definition for row in rows}}
 
 
 def list_objects(ctx, namespace: str) -> dict:
@@ -288,7 +287,7 @@ def update_property(ctx, namespace: str, name: str, body) -> dict:
     row = _child(MetadefProperty, ns, name, "property")
     body = _validate("property", body)
     row.name = body["name"]
-    row.definition = json.dumps({k: v for k, v in body.items() if k != "name"})
+    row.definition = {k: v for k, v in body.items() if k != "name"}
     row.updated_at = utcnow()
     _save_renamed(row, namespace, "property")
     return property_view(row)
@@ -300,8 +299,8 @@ def update_object(ctx, namespace: str, name: str, body) -> dict:
     row = _child(MetadefObject, ns, name, "object")
     body = _validate("object", body)
     row.name, row.description = body["name"], body.get("description")
-    row.required = json.dumps(body.get("required") or [])
-    row.properties = json.dumps(body.get("properties") or {})
+    row.required = body.get("required") or []
+    row.properties = body.get("properties") or {}
     row.updated_at = utcnow()
     _save_renamed(row, namespace, "object")
     return object_view(ns, row)

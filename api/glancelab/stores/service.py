@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 
 from glancelab import errors
@@ -55,7 +54,7 @@ def delete_from_store(rt: Runtime, ctx: RequestContext, store_id: str, image_id:
             raise errors.conflict(f"It's not allowed to remove image data from store if image "
                                   f"status is not 'active' (it is '{image.status}').")
         rows = list(ImageLocation.select().where(ImageLocation.image == image.id))
-        mine = [row for row in rows if json.loads(row.metadata).get("store") == store_id]
+        mine = [row for row in rows if row.metadata.get("store") == store_id]
         if not mine:
             raise errors.not_found(f"Image {image_id} has no data in store {store_id}.")
         if len(mine) == len(rows):
