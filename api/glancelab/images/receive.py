@@ -81,13 +81,13 @@ class ImageWriter:
 
     def _checked(self, chunks: Iterator[bytes], digest: ParallelDigest) -> Iterator[bytes]:
         total = 0
-        for chunk in chunks:
+        # An unsafe image is refused as soon as its header shows it.
+        for chunk in self.guard.inspect(chunks):
             total += len(chunk)
             if total > self.cap:
                 raise errors.too_large(self.cap_message)
             self.grant.cover(total)
             digest.update(chunk)
-            self.guard.feed(chunk)  # an unsafe image is refused as soon as its header shows it
             yield chunk
         self.guard.finish()  # raising here makes the store discard what it wrote
 
