@@ -19,8 +19,21 @@ import xml.etree.ElementTree as ElementTree
 
 import yaml
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-LABS_DIR = os.path.join(ROOT, "labs")
+from glancelab_toolkit.home import Home, locate
+
+
+def home() -> Home:
+    """Located on first use, so that importing this module never fails."""
+    global _home
+    if _home is None:
+        try:
+            _home = locate()
+        except FileNotFoundError as exc:
+            raise LabError(str(exc)) from None
+    return _home
+
+
+_home: Home | None = None
 
 
 class LabError(Exception):
@@ -55,10 +68,9 @@ class Lab:
 
 
 def all_labs() -> list[Lab]:
-    if not os.path.isdir(LABS_DIR):
-        raise LabError(f"no labs folder at {LABS_DIR}: run glancelab from its source checkout")
-    return [Lab.load(os.path.join(LABS_DIR, name)) for name in sorted(os.listdir(LABS_DIR))
-            if os.path.exists(os.path.join(LABS_DIR, name, "lab.yml"))]
+    labs_dir = home().labs
+    return [Lab.load(os.path.join(labs_dir, name)) for name in sorted(os.listdir(labs_dir))
+            if os.path.exists(os.path.join(labs_dir, name, "lab.yml"))]
 
 
 def find(number: str) -> Lab:
@@ -71,7 +83,7 @@ def find(number: str) -> Lab:
 # -- hosts -------------------------------------------------------------------------------------
 
 def labhost(*args: str) -> str:
-    result = subprocess.run([os.path.join(ROOT, "scripts/labhost"), *args],
+    result = subprocess.run([home().script("labhost"), *args],
                             capture_output=True, text=True)
     if result.returncode:
         raise LabError(f"labhost {' '.join(args)} failed: {result.stderr.strip()}")
@@ -105,12 +117,15 @@ def wheelhouse() -> str:
     """
     if os.environ.get("GLANCELAB_WHEELHOUSE"):
         return os.environ["GLANCELAB_WHEELHOUSE"]
-    path = os.path.join(ROOT, "var", "labs", "wheelhouse")
+    if not home().checkout:
+        raise LabError("lab hosts install glancelab from wheels: run `pip wheel glancelab -w "
+                       "DIR` where an index is reachable, then set GLANCELAB_WHEELHOUSE=DIR")
+    path = home().state_path("labs", "wheelhouse")
     stamp = os.path.join(path, ".built")
     if not os.path.exists(stamp):
         print("building glancelab wheels for the lab hosts...", flush=True)
         built = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--wheel-dir", path,
-                                ROOT], capture_output=True, text=True)
+                                home().content], capture_output=True, text=True)
         if built.returncode:
             raise LabError(f"building the wheels failed:\n{built.stderr[-2000:]}")
         open(stamp, "w").close()
@@ -152,10 +167,10 @@ def play(lab: Lab, run_dir: str, inventory: str) -> tuple[bool, float]:
     import ansible_runner
     started = time.monotonic()
     result = ansible_runner.run(
-        private_data_dir=run_dir, playbook=os.path.join(ROOT, lab.playbook), inventory=inventory,
+        private_data_dir=run_dir, playbook=home().content_path(lab.playbook), inventory=inventory,
         envvars={"PATH": f"{os.path.dirname(sys.executable)}:{os.environ.get('PATH', '')}",
-                 "ANSIBLE_ROLES_PATH": os.path.join(ROOT, "roles"),
-                 "ANSIBLE_CONFIG": os.path.join(ROOT, "ansible.cfg"), "ANSIBLE_PIPELINING": "True"},
+                 "ANSIBLE_ROLES_PATH": home().roles,
+                 "ANSIBLE_CONFIG": home().ansible_cfg, "ANSIBLE_PIPELINING": "True"},
         event_handler=Progress(), quiet=True)
     return result.rc == 0, time.monotonic() - started
 
@@ -166,10 +181,10 @@ def check(lab: Lab, run_dir: str, inventory: str) -> list[tuple[str, bool, float
     env = {**os.environ, "PY_COLORS": "0",
            "PATH": f"{os.path.dirname(sys.executable)}:{os.environ.get('PATH', '')}"}
     done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                           "-p", "no:xdist", "--rootdir", LABS_DIR,
+                           "-p", "no:xdist", "--rootdir", home().labs,
                            f"--hosts=ansible://glance_api?ansible_inventory={inventory}",
                            f"--junitxml={report}", os.path.join(lab.path, "checks")],
-                          cwd=LABS_DIR, env=env, capture_output=True, text=True)
+                          cwd=home().labs, env=env, capture_output=True, text=True)
     log = os.path.join(run_dir, "checks.log")
     with open(log, "w") as handle:
         handle.write(done.stdout + done.stderr)
@@ -206,7 +221,7 @@ def print_table(lab: Lab, results, play_seconds: float | None, out=sys.stdout) -
 
 
 def new_run_dir(lab: Lab) -> str:
-    path = os.path.join(ROOT, "var", "labs", "runs", f"{lab.slug}-{time.strftime('%Y%m%d-%H%M%S')}")
+    path = home().state_path("labs", "runs", f"{lab.slug}-{time.strftime('%Y%m%d-%H%M%S')}")
     os.makedirs(path, exist_ok=True)
     return path
 
@@ -225,8 +240,8 @@ def start_services(lab: Lab) -> dict[str, str]:
     """Start the lab's services with scripts/services/*-up; their settings as variables."""
     variables = {}
     for name in lab.services:
-        state = os.path.join(ROOT, "var", "labs", "services", name)
-        result = subprocess.run([os.path.join(ROOT, "scripts", "services", f"{name}-up"), state,
+        state = home().state_path("labs", "services", name)
+        result = subprocess.run([home().script("services", f"{name}-up"), state,
                                  str(SERVICE_PORTS[name])], capture_output=True, text=True)
         if result.returncode:
             raise LabError(f"{name}-up failed: {result.stderr.strip()[-1000:]}")
@@ -273,6 +288,6 @@ def reset(lab: Lab) -> int:
 
 def stop_services(lab: Lab) -> None:
     for name in lab.services:
-        state = os.path.join(ROOT, "var", "labs", "services", name)
-        subprocess.run([os.path.join(ROOT, "scripts", "services", f"{name}-down"), state],
+        state = home().state_path("labs", "services", name)
+        subprocess.run([home().script("services", f"{name}-down"), state],
                        capture_output=True)

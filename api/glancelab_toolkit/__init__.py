@@ -1,0 +1,1 @@
+"""The glancelab toolkit: the labs, snapshot import and a small API client."""
