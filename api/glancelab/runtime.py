@@ -61,6 +61,8 @@ class Runtime:
     staging: StagingStore | None = None
     # Runs imports in the background; made on first use, so each worker has its own.
     importer: object | None = None
+    # This worker's cache prefetcher (cache/prefetcher.py), when the server runs one.
+    prefetcher: object | None = None
 
 
 def upload_holder() -> str:

@@ -15,6 +15,7 @@ from gunicorn.app.base import BaseApplication
 
 from glancelab import recovery
 from glancelab.app import build_runtime, create_app
+from glancelab.cache.prefetcher import Prefetcher
 from glancelab.conf import Config, ConfigError
 from glancelab.stores import StoreUnavailable
 from glancelab.db import bind, database
@@ -73,7 +74,12 @@ class GlancelabServer(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self):
-        return create_app(self.config)
+        # Runs in each worker after the fork: each has its own runtime and prefetcher.
+        rt = build_runtime(self.config)
+        app = create_app(self.config, rt)
+        if rt.cache is not None:
+            rt.prefetcher = Prefetcher(rt, self.config.cache_prefetcher_interval).start()
+        return app
 
     def _on_starting(self, arbiter) -> None:
         prepare(self.config)

@@ -24,6 +24,8 @@ def cache_api(tmp_path_factory, s3_service):
         image_cache_dir = {work}/cache
         image_cache_max_size = 4MB
         image_cache_stall_time = 60
+        # The API's own prefetcher runs only when woken by PUT /v2/cache/{id} here.
+        cache_prefetcher_interval = 3600
 
         [glance_store]
         default_backend = s3
@@ -138,12 +140,41 @@ def test_client_leaving_mid_download_leaves_no_partial_copy(admin, cache_api):
     assert image_id not in cached(admin)
 
 
-def test_cache_api_queue_prefetch_delete_clear(admin, cache_api):
+def glancelab(cache_api, *args):
+    return subprocess.run([GLANCELAB, "--config", cache_api.config_path, *args],
+                          capture_output=True, text=True, cwd=cache_api.workdir, timeout=60)
+
+
+def test_put_cache_is_prefetched_by_the_api_within_seconds(admin, cache_api):
     image_id, payload = s3_image(admin)
+    assert admin.get(f"/v2/cache/nodes/{image_id}").json() == []
     assert admin.put(f"/v2/cache/{image_id}").status_code == 202
+    deadline = time.monotonic() + 15
+    while image_id not in cached(admin) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert image_id in cached(admin), "no worker prefetched the queued image"
+    assert admin.get("/v2/cache").json()["queued_images"] == []
+    with open(os.path.join(cache_api.cache_dir, image_id), "rb") as handle:
+        assert handle.read() == payload
+    # glance cache-nodes-list: this node, under its reference URL
+    assert admin.get(f"/v2/cache/nodes/{image_id}").json() == [cache_api.url]
+    listed = subprocess.run([os.path.join(os.path.dirname(GLANCELAB), "glance"),
+                             "--os-image-url", cache_api.url, "--os-auth-token", "x",
+                             "cache-nodes-list", image_id], capture_output=True, text=True,
+                            timeout=60)
+    assert listed.returncode == 0 and cache_api.url in listed.stdout, listed.stderr
+    member = Client(cache_api.url, identity("project-x"))
+    assert member.get(f"/v2/cache/nodes/{image_id}").status_code == 403
+    assert admin.delete(f"/v2/cache/{image_id}").status_code == 204
+    assert admin.get(f"/v2/cache/nodes/{image_id}").json() == []
+
+
+def test_cli_queue_and_prefetch_for_cron(admin, cache_api):
+    image_id, payload = s3_image(admin)
+    queued = glancelab(cache_api, "cache", "queue", image_id)
+    assert queued.returncode == 0, queued.stderr
     assert admin.get("/v2/cache").json()["queued_images"] == [image_id]
-    result = subprocess.run([GLANCELAB, "--config", cache_api.config_path, "cache", "prefetch"],
-                            capture_output=True, text=True, cwd=cache_api.workdir, timeout=60)
+    result = glancelab(cache_api, "cache", "prefetch")
     assert result.returncode == 0, result.stderr
     assert f"{image_id}: cached" in result.stdout
     listing = admin.get("/v2/cache").json()

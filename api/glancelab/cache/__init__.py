@@ -19,6 +19,7 @@ import time
 from typing import Iterator
 
 from glancelab.cache.models import CachedImage, QueuedImage, open_cache_database
+from glancelab.cache.nodes import NodeIndex
 from glancelab.conf import Config
 from glancelab.db.models import utcnow
 
@@ -28,8 +29,10 @@ DB_FILE = "cache.db"
 
 
 class ImageCache:
-    def __init__(self, directory: str, max_size: int, stall_time: int):
+    def __init__(self, directory: str, max_size: int, stall_time: int,
+                 nodes: NodeIndex | None = None):
         self.directory = os.path.abspath(directory)
+        self.nodes = nodes
         self.max_size = max_size
         self.stall_time = stall_time
         self.incomplete_dir = os.path.join(self.directory, INCOMPLETE)
@@ -44,8 +47,11 @@ class ImageCache:
         if driver not in ("sqlite", "centralized_db", "xattr"):
             LOG.warning("image_cache_driver %s is unknown; glancelab keeps its cache metadata "
                         "in a per-node SQLite file", driver)
+        node_url = (config.worker_self_reference_url
+                    or f"http://{config.bind_host}:{config.bind_port}")
         return cls(directory,
-                   max_size=config.image_cache_max_size, stall_time=config.image_cache_stall_time)
+                   max_size=config.image_cache_max_size, stall_time=config.image_cache_stall_time,
+                   nodes=NodeIndex(node_url.rstrip("/")))
 
     def prepare(self) -> None:
         """Make the cache's directories; run at start, not when the config is read."""
@@ -136,6 +142,8 @@ class ImageCache:
                             mtime_ns=stat.st_mtime_ns)
          .on_conflict_replace().execute())
         QueuedImage.delete().where(QueuedImage.image_id == image_id).execute()
+        if self.nodes is not None:
+            self.nodes.holds(image_id)
         LOG.info("image cached", extra={"image_id": image_id, "size": size})
 
     # -- management --------------------------------------------------------------------------
@@ -157,6 +165,8 @@ class ImageCache:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.path_of(image_id))
         removed = CachedImage.delete().where(CachedImage.image_id == image_id).execute()
+        if self.nodes is not None and (existed or removed):
+            self.nodes.dropped(image_id)
         if existed or removed:
             LOG.info("cache entry removed", extra={"image_id": image_id, "reason": reason})
         return bool(existed or removed)

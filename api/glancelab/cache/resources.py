@@ -34,9 +34,18 @@ class CachedImageResource:
         resp.status = falcon.HTTP_204
 
 
+class CachedNodes:
+    def __init__(self, rt: Runtime):
+        self.rt = rt
+
+    def on_get(self, req, resp, image_id: str) -> None:
+        resp.media = cache.cached_nodes(self.rt, req.context.auth, image_id)
+
+
 def add_routes(app: falcon.App, rt: Runtime) -> None:
     for path, resource in (
             ("/v2/cache", CacheCollection(rt)),
             ("/v2/cache/{image_id}", CachedImageResource(rt)),
+            ("/v2/cache/nodes/{image_id}", CachedNodes(rt)),
     ):
         app.add_route(path, resource)

@@ -38,6 +38,15 @@ def queue_image(rt: Runtime, ctx: RequestContext, image_id: str) -> None:
         raise errors.bad_request(f"Image {image_id} is {image.status}: only active images "
                                  "can be queued for caching.")
     cache.queue(image.id)
+    if rt.prefetcher is not None:
+        rt.prefetcher.wake()  # cached within seconds, not at the next interval
+
+
+def cached_nodes(rt: Runtime, ctx: RequestContext, image_id: str) -> list[str]:
+    """The reference URLs of the nodes whose cache holds the image (centralized_db's)."""
+    cache = _cache(rt, ctx, "list_cached_nodes")
+    image = access.get_visible_image(ctx, image_id)
+    return cache.nodes.nodes_of(image.id) if cache.nodes is not None else []
 
 
 def delete_cached(rt: Runtime, ctx: RequestContext, image_id: str) -> None:

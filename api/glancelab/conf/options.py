@@ -106,6 +106,9 @@ DEFAULT_OPTS = [
                help="Seconds after which an incomplete cache file is removed."),
     cfg.IntOpt("cache_prefetcher_interval", default=300, min=1,
                help="Seconds between runs of the API's own prefetcher."),
+    cfg.StrOpt("worker_self_reference_url",
+               help="This node's own URL, listed by GET /v2/cache/nodes/{image_id} for the "
+                    "images it caches (default: http://bind_host:bind_port)."),
     _size("user_storage_quota", 0, "Bytes of image data a project may store (0: no limit)."),
     cfg.IntOpt("image_member_quota", default=128, min=-1, help="Members per image (-1: no limit)."),
     cfg.IntOpt("image_property_quota", default=128, min=-1,
@@ -256,7 +259,7 @@ GLANCE_ONLY_DEFAULT_KEYS = (
     "logging_context_format_string", "logging_default_format_string",
     "logging_exception_prefix", "logging_user_identity_format", "default_log_levels",
     "transport_url", "enabled_apis", "enable_v2_api", "enable_v1_api", "registry_host",
-    "hashing_algorithm", "worker_self_reference_url", "enforce_secure_rbac", "my_ip",
+    "hashing_algorithm", "enforce_secure_rbac", "my_ip",
     "host", "state_path", "lock_path", "client_socket_timeout", "http_keepalive",
     "delayed_delete", "scrub_time", "location_strategy",
     "do_secure_hash", "http_retries", "property_protection_file", "publish_errors",

@@ -37,11 +37,16 @@ def _metadefs(db: peewee.Database) -> None:
     db.create_tables(models.METADEF_MODELS, safe=True)
 
 
+def _cache_nodes(db: peewee.Database) -> None:
+    db.create_tables([models.CachedImageNode], safe=True)
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[peewee.Database], None]]] = [
     (1, "images, properties, tags, members, locations", _initial_schema),
     (2, "upload reservations and per-project limits", _quotas),
     (3, "image import tasks", _tasks),
     (4, "metadata definitions", _metadefs),
+    (5, "which nodes cache which images", _cache_nodes),
 ]
 
 

@@ -103,6 +103,17 @@ class ImageLocation(BaseModel):
         indexes = ((("image", "position"), False),)
 
 
+class CachedImageNode(BaseModel):
+    """Which API nodes hold an image in their cache (Glance's centralized_db node
+    references), written by each node's cache, read by GET /v2/cache/nodes/{image_id}."""
+    image = peewee.ForeignKeyField(Image, backref="cache_nodes", on_delete="CASCADE")
+    node_reference_url = peewee.CharField(max_length=255)
+    created_at = peewee.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("image", "node_reference_url"), True),)
+
+
 class ProjectLimit(BaseModel):
     """A per-project override of a limit (image_size_total, image_count_total, ...)."""
     project_id = peewee.CharField(max_length=255)
@@ -210,7 +221,8 @@ class SchemaVersion(BaseModel):
     applied_at = peewee.DateTimeField(default=utcnow)
 
 
-ALL_MODELS = [Image, ImageProperty, ImageTag, ImageMember, ImageLocation, ProjectLimit, Task,
+ALL_MODELS = [Image, ImageProperty, ImageTag, ImageMember, ImageLocation, CachedImageNode,
+              ProjectLimit, Task,
               *METADEF_MODELS, SchemaVersion]
 
 
