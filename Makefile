@@ -35,6 +35,7 @@ bench: install-test
 	$(BIN)/python bench/stores_bench.py
 	$(BIN)/python bench/cache_bench.py
 	$(BIN)/python bench/labs_bench.py
+	$(BIN)/python bench/module_count.py
 
 clean:
 	rm -rf $(VENV) .venv-cloud var *.egg-info api/*.egg-info

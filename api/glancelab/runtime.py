@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
-import socket
 
 from typing import TYPE_CHECKING
 
@@ -64,7 +62,3 @@ class Runtime:
     # This worker's cache prefetcher (cache/prefetcher.py), when the server runs one.
     prefetcher: object | None = None
 
-
-def upload_holder() -> str:
-    """Names the process writing an upload; read after fork, so each worker has its own."""
-    return f"{socket.gethostname()}:{os.getpid()}"

@@ -9,7 +9,6 @@ interrupted uploads before forking, and recovers a worker's uploads if it dies.
 from __future__ import annotations
 
 import logging
-import socket
 
 from gunicorn.app.base import BaseApplication
 
@@ -20,6 +19,7 @@ from glancelab.conf import Config, ConfigError
 from glancelab.stores import StoreUnavailable
 from glancelab.db import bind, database
 from glancelab.db.migrations import sync
+from glancelab.images import lifecycle
 
 LOG = logging.getLogger(__name__)
 
@@ -41,8 +41,8 @@ def prepare(config: Config) -> None:
         applied = sync(database.obj)
         if applied:
             LOG.info("database migrated", extra={"applied": applied})
-        recovery.recover_uploads(rt.stores, f"{socket.gethostname()}:", rt.staging)
-        recovery.recover_imports(rt, f"{socket.gethostname()}:")
+        recovery.recover_uploads(rt.stores, lifecycle.this_host(), rt.staging)
+        recovery.recover_imports(rt, lifecycle.this_host())
         recovery.remove_orphans(rt.stores)
         recovery.remove_stale_staging(rt.staging)
     finally:
@@ -89,7 +89,7 @@ class GlancelabServer(BaseApplication):
         bind(self.config.database.connection)
         try:
             rt = build_runtime(self.config)
-            holder = f"{socket.gethostname()}:{worker.pid}"
+            holder = lifecycle.writer_id(worker.pid)
             stuck = recovery.recover_uploads(rt.stores, holder, rt.staging)
             recovery.recover_imports(rt, holder)
             if stuck:

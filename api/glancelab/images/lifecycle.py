@@ -22,6 +22,8 @@ the schema, as Glance keeps them for clients that filter on them).
 from __future__ import annotations
 
 import dataclasses
+import os
+import socket
 
 from glancelab import errors
 from glancelab.db import database
@@ -66,6 +68,17 @@ class DataFacts:
         return {Image.size: self.size, Image.checksum: self.checksum,
                 Image.os_hash_algo: self.os_hash_algo, Image.os_hash_value: self.os_hash_value,
                 Image.virtual_size: self.virtual_size}
+
+
+def writer_id(pid: int | None = None) -> str:
+    """Names the process writing an image (its holder), "host:pid"; read after fork, so
+    each worker has its own, and recovery knows whose writes died with a process."""
+    return f"{this_host()}{pid or os.getpid()}"
+
+
+def this_host() -> str:
+    """The prefix every writer of this host shares (recovery at start takes them all)."""
+    return f"{socket.gethostname()}:"
 
 
 def current_status(image_id: str) -> str:

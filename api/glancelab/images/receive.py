@@ -16,7 +16,7 @@ from glancelab.formats import FormatGuard, UnsafeImage
 from glancelab.images import lifecycle
 from glancelab.images.digest import ParallelDigest
 from glancelab.quotas.service import StorageGrant
-from glancelab.runtime import Runtime, upload_holder
+from glancelab.runtime import Runtime
 from glancelab.stores import Store, Stored, StoreError, StoreFull, StoreUnavailable
 
 LOG = logging.getLogger(__name__)
@@ -105,7 +105,7 @@ def receive(rt: Runtime, image: Image, stream: BinaryIO, content_length: int | N
     On any failure the image is queued again, nothing stays in the store, and the error
     raised is the HTTP answer.
     """
-    holder = upload_holder()
+    holder = lifecycle.writer_id()
     writer = ImageWriter(rt, image, holder)
     writer.check_cap(content_length)
     lifecycle.claim(image, holder, status)

@@ -17,7 +17,7 @@ import threading
 from glancelab.db import database
 from glancelab.db.models import Image, ImageLocation, ImageProperty, Task, utcnow
 from glancelab.formats import UnsafeImage
-from glancelab.runtime import Runtime, upload_holder
+from glancelab.runtime import Runtime
 from glancelab.images import data, lifecycle
 from glancelab.images.receive import ImageWriter
 from glancelab.images import locations
@@ -75,7 +75,7 @@ class ImportJob:
     def __init__(self, rt: Runtime, task_id: str):
         self.rt = rt
         self.task_id = task_id
-        self.holder = upload_holder()
+        self.holder = lifecycle.writer_id()
 
     def run(self) -> None:
         if not (Task.update(status="processing", updated_at=utcnow())

@@ -24,7 +24,7 @@ from glancelab.images.receive import receive
 from glancelab.imports import runner as import_runner
 from glancelab.imports.runner import FAILED_IMPORT, IMPORT_TASK, IMPORTING_TO, set_property
 from glancelab.imports.webdownload import UriRefused
-from glancelab.runtime import Runtime, upload_holder
+from glancelab.runtime import Runtime
 
 LOG = logging.getLogger(__name__)
 
@@ -122,7 +122,7 @@ def start_import(rt: Runtime, ctx: RequestContext, image_id: str, body) -> Task:
     stores = _target_stores(rt, image, body, name)
     task = Task(id=str(uuid.uuid4()), status="pending", owner=image.owner or ctx.project_id,
                 user_id=ctx.user_id, image_id=image.id, request_id=ctx.request_id,
-                worker=upload_holder(), message="",
+                worker=lifecycle.writer_id(), message="",
                 input={"method": method, "stores": stores,
                        "all_stores": bool(body.get("all_stores")),
                        "all_stores_must_succeed": body.get("all_stores_must_succeed", True)},
