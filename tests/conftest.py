@@ -11,7 +11,7 @@ import pytest
 sys.path.insert(0, os.path.dirname(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "api"))
 
-from harness import ApiServer, Postgres, Service, free_port_block  # noqa: E402
+from harness import ApiServer, Keystone, Postgres, Service, free_port_block  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -36,6 +36,23 @@ def api(request, session_dir):
         database_url = request.getfixturevalue("postgres").new_database()
     server = ApiServer(os.path.join(session_dir, f"api-{request.param}"), database_url).start()
     yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def keystone(session_dir):
+    service = Keystone(os.path.join(session_dir, "keystone")).start()
+    yield service
+    service.stop()
+
+
+@pytest.fixture(scope="session")
+def keystone_api(keystone, session_dir):
+    """The API with auth_strategy = keystone, on the port the catalog names for images."""
+    server = ApiServer(os.path.join(session_dir, "api-keystone"), port=keystone.glance_port,
+                       extra_conf="[DEFAULT]\nauth_strategy = keystone\n"
+                                  + keystone.authtoken_section())
+    yield server.start()
     server.stop()
 
 

@@ -28,9 +28,9 @@ class ApiServer:
     """`glancelab serve` in a temporary directory, with its own config file."""
 
     def __init__(self, workdir: str, database_url: str | None = None, extra_conf: str = "",
-                 workers: int = 2):
+                 workers: int = 2, port: int | None = None):
         self.workdir = workdir
-        self.port = free_port()
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.datadir = os.path.join(workdir, "images")
         self.database_url = database_url or f"sqlite:///{workdir}/glance.sqlite"
@@ -141,15 +141,18 @@ class Postgres:
 class Service:
     """A server started by one of the project's scripts/services/*-up scripts."""
 
-    def __init__(self, name: str, state_dir: str, port: int | None = None):
+    def __init__(self, name: str, state_dir: str, port: int | None = None,
+                 environ: dict[str, str] | None = None):
         self.name = name
         self.state_dir = state_dir
         self.port = port or free_port()
+        self.environ = environ or {}
         self.env: dict[str, str] = {}
 
     def start(self) -> "Service":
         result = subprocess.run([os.path.join(ROOT, f"scripts/services/{self.name}-up"),
-                                 self.state_dir, str(self.port)], capture_output=True, text=True)
+                                 self.state_dir, str(self.port)], capture_output=True, text=True,
+                                env={**os.environ, **self.environ})
         if result.returncode:
             raise RuntimeError(f"{self.name}-up failed:\n{result.stdout}{result.stderr}")
         for assignment in result.stdout.split("export", 1)[1].split():
@@ -335,3 +338,46 @@ class StaticHttpServer:
         self._stopping.set()
         self.server.shutdown()
         self.server.server_close()
+
+
+class Keystone(Service):
+    """The project's scripts/services/keystone-up: tokens for the lab users, and the image
+    service's endpoint pointing at the API port reserved for the keystone-mode server."""
+
+    def __init__(self, state_dir: str):
+        self.glance_port = free_port()
+        super().__init__("keystone", state_dir,
+                         environ={"GLANCE_URL": f"http://127.0.0.1:{self.glance_port}"})
+
+    @property
+    def url(self) -> str:
+        return self.env["KEYSTONE_URL"]
+
+    def session(self, user: str, project: str | None = None):
+        """A keystoneauth1 session of a lab user (password = user name)."""
+        from keystoneauth1 import session
+        from keystoneauth1.identity import v3
+        project = project or {"admin": "admin", "glance": "service"}.get(user, "demo")
+        return session.Session(auth=v3.Password(
+            auth_url=self.env["OS_AUTH_URL"], username=user, password=user,
+            user_domain_name="Default", project_name=project, project_domain_name="Default"))
+
+    def token(self, user: str, project: str | None = None) -> str:
+        return self.session(user, project).get_token()
+
+    def project_id(self, user: str, project: str | None = None) -> str:
+        return self.session(user, project).get_project_id()
+
+    def authtoken_section(self) -> str:
+        """[keystone_authtoken] as Glance's install guide writes it."""
+        return f"""
+            [keystone_authtoken]
+            www_authenticate_uri = {self.url}
+            auth_url = {self.url}
+            auth_type = password
+            project_domain_name = Default
+            user_domain_name = Default
+            project_name = service
+            username = glance
+            password = glance
+            """

@@ -9,7 +9,9 @@ from glancelab.cache import ImageCache
 from glancelab.cache import resources as cache
 from glancelab.conf import Config
 from glancelab.db import bind
+from glancelab.identity import pipeline
 from glancelab.identity.middleware import IdentityMiddleware, RequestIdMiddleware
+from glancelab.identity.policy import Policy
 from glancelab.images import data_resources as data
 from glancelab.images import member_resources as members
 from glancelab.images import resources as images
@@ -44,7 +46,7 @@ def create_app(config: Config, runtime: Runtime | None = None) -> falcon.App:
     rt = runtime or build_runtime(config)
     bind(config.database.connection)
     identity = IdentityMiddleware(
-        strategy=config.auth,
+        strategy=config.auth, policy=Policy(config),
         default_project=config.glancelab.noauth_project_id,
         default_user=config.glancelab.noauth_user_id,
         default_roles=config.glancelab.noauth_roles,
@@ -60,3 +62,8 @@ def create_app(config: Config, runtime: Runtime | None = None) -> falcon.App:
     for domain in (discovery, images, data, members, imports, cache, quotas, stores, metadefs):
         domain.add_routes(app, rt)
     return app
+
+
+def wsgi_app(config: Config, runtime: Runtime | None = None):
+    """What the server serves: the app inside the layers auth_strategy asks for."""
+    return pipeline.protect(create_app(config, runtime), config)

@@ -13,12 +13,14 @@ import logging
 from gunicorn.app.base import BaseApplication
 
 from glancelab import recovery
-from glancelab.app import build_runtime, create_app
+from glancelab.app import build_runtime, wsgi_app
 from glancelab.cache.prefetcher import Prefetcher
 from glancelab.conf import Config, ConfigError
 from glancelab.stores import StoreUnavailable
 from glancelab.db import bind, database
 from glancelab.db.migrations import sync
+from glancelab.identity import pipeline
+from glancelab.identity.policy import Policy
 from glancelab.images import lifecycle
 
 LOG = logging.getLogger(__name__)
@@ -26,6 +28,11 @@ LOG = logging.getLogger(__name__)
 
 def prepare(config: Config) -> None:
     """Migrate, check the stores, requeue this host's interrupted uploads, drop orphans."""
+    pipeline.check_exposure(config)
+    try:
+        Policy(config).load()
+    except Exception as exc:  # oslo.policy's own parse errors
+        raise ConfigError(f"[oslo_policy] policy_file cannot be used: {exc}") from None
     rt = build_runtime(config)
     rt.stores.prepare()
     if rt.cache is not None:
@@ -76,7 +83,7 @@ class GlancelabServer(BaseApplication):
     def load(self):
         # Runs in each worker after the fork: each has its own runtime and prefetcher.
         rt = build_runtime(self.config)
-        app = create_app(self.config, rt)
+        app = wsgi_app(self.config, rt)
         if rt.cache is not None:
             rt.prefetcher = Prefetcher(rt, self.config.cache_prefetcher_interval).start()
         return app

@@ -49,9 +49,13 @@ def images(tmp_path_factory):
     (root / "evil.vmdk").write_bytes(bytes(sparse))
     made["vmdk-outside-extent"] = root / "evil.vmdk"
     # An encrypted (LUKS) disk, and a qcow2 that also carries an ISO volume descriptor.
-    subprocess.run(["qemu-img", "create", "-q", "-f", "luks", "--object",
-                    "secret,id=sec0,data=lab", "-o", "key-secret=sec0", "l.luks", "4M"],
-                   check=True, capture_output=True, cwd=root)
+    for attempt in range(5):  # qemu-img's key-derivation benchmark fails now and then
+        luks = subprocess.run(["qemu-img", "create", "-q", "-f", "luks", "--object",
+                               "secret,id=sec0,data=lab", "-o", "key-secret=sec0,iter-time=10",
+                               "l.luks", "4M"], capture_output=True, text=True, cwd=root)
+        if luks.returncode == 0:
+            break
+    assert luks.returncode == 0, luks.stderr
     made["luks"] = root / "l.luks"
     polyglot = bytearray((root / "d.qcow2").read_bytes())
     polyglot.extend(bytes(max(0, 0x9000 - len(polyglot))))

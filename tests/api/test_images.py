@@ -160,18 +160,21 @@ def test_tags(alice, bob):
     assert alice.put(f"{path}/{'x' * 256}").status_code == 400
 
 
-def test_deactivate_reactivate_admin_only(admin, alice):
+def test_deactivate_and_reactivate_by_the_owners_members(admin, alice, bob):
+    """Glance 33's secure-RBAC defaults: the owning project's members and admins."""
     image = alice.create_image()
     assert alice.upload(image["id"], b"data").status_code == 204
     actions = f"/v2/images/{image['id']}/actions"
-    assert alice.post(f"{actions}/deactivate").status_code == 403
-    assert admin.post(f"{actions}/deactivate").status_code == 204
+    assert bob.post(f"{actions}/deactivate").status_code == 404  # bob cannot see it
+    assert alice.post(f"{actions}/deactivate").status_code == 204
     assert alice.get(f"/v2/images/{image['id']}").json()["status"] == "deactivated"
     response = alice.get(f"/v2/images/{image['id']}/file")
-    assert response.status_code == 403
+    assert response.status_code == 403  # only admins download a deactivated image
     assert admin.get(f"/v2/images/{image['id']}/file").content == b"data"
-    assert admin.post(f"{actions}/reactivate").status_code == 204
+    assert alice.post(f"{actions}/reactivate").status_code == 204
     assert alice.get(f"/v2/images/{image['id']}/file").content == b"data"
+    assert admin.post(f"{actions}/deactivate").status_code == 204
+    assert admin.post(f"{actions}/reactivate").status_code == 204
     queued = alice.create_image()
     assert admin.post(f"/v2/images/{queued['id']}/actions/deactivate").status_code == 403
     assert admin.post(f"{actions}/explode").status_code == 404

@@ -35,15 +35,15 @@ transport_url = rabbit://stackrabbit:secret@127.0.0.1:5672/
 connection = {database}
 
 [keystone_authtoken]
-www_authenticate_uri = http://127.0.0.1:5000
-auth_url = http://127.0.0.1:5000
+www_authenticate_uri = {keystone}
+auth_url = {keystone}
 memcached_servers = 127.0.0.1:11211
 auth_type = password
 project_domain_name = Default
 user_domain_name = Default
 project_name = service
 username = glance
-password = GLANCE_PASS
+password = glance
 
 [paste_deploy]
 flavor = keystone+cachemanagement
@@ -65,7 +65,7 @@ filesystem_store_datadir = {work}/os_glance_staging_store/
 filesystem_store_datadir = {work}/os_glance_tasks_store/
 
 [oslo_limit]
-auth_url = http://127.0.0.1:5000
+auth_url = {keystone}
 auth_type = password
 user_domain_id = default
 username = glance
@@ -84,30 +84,41 @@ python_interpreter = /usr/bin/python3
 
 
 class FileServer(ApiServer):
+    keystone_url = ""
+
     def write_config(self) -> None:
         os.makedirs(self.workdir, exist_ok=True)
         with open(self.config_path, "w") as conf:
             conf.write(GUIDE_STYLE.format(port=self.port, work=self.workdir,
-                                          database=self.database_url))
+                                          database=self.database_url,
+                                          keystone=self.keystone_url))
 
 
 @pytest.fixture(scope="module")
-def guide_server(tmp_path_factory):
-    server = FileServer(str(tmp_path_factory.mktemp("guide-conf"))).start()
-    yield server
+def guide_server(tmp_path_factory, keystone):
+    server = FileServer(str(tmp_path_factory.mktemp("guide-conf")))
+    server.keystone_url = keystone.url
+    yield server.start()
     server.stop()
 
 
-def test_the_file_starts_and_serves_with_keystone_auth(guide_server):
-    # flavor = keystone: no identity, no entry (never a noauth admin by accident)
+@pytest.fixture(scope="module")
+def admin(guide_server, keystone):
+    """The admin, with a real token (the file's keystone flavor validates it)."""
+    return Client(guide_server.url, {"X-Auth-Token": keystone.token("admin")})
+
+
+def test_the_file_starts_and_serves_with_keystone_auth(guide_server, admin):
+    # flavor = keystone: no token, no entry (never a noauth admin by accident), and
+    # identity headers alone are not a token
     assert requests.get(f"{guide_server.url}/v2/images", timeout=10).status_code == 401
-    stores = Client(guide_server.url, ADMIN).get("/v2/info/stores").json()["stores"]
+    assert Client(guide_server.url, ADMIN).get("/v2/images").status_code == 401
+    stores = admin.get("/v2/info/stores").json()["stores"]
     # Glance spells the default as the string "true"
     assert [(s["id"], s.get("default")) for s in stores] == [("fs", "true"), ("cheap", None)]
 
 
-def test_uploads_land_in_the_named_directories(guide_server):
-    admin = Client(guide_server.url, ADMIN)
+def test_uploads_land_in_the_named_directories(guide_server, admin):
     data = os.urandom(256 * 1024)
     image = admin.create_image()
     assert admin.upload(image["id"], data).status_code == 204
@@ -120,13 +131,12 @@ def test_uploads_land_in_the_named_directories(guide_server):
     assert hashlib.md5(body).hexdigest() == hashlib.md5(data).hexdigest()
 
 
-def test_bracketed_import_methods_are_read_as_a_list(guide_server):
-    info = Client(guide_server.url, ADMIN).get("/v2/info/import").json()
+def test_bracketed_import_methods_are_read_as_a_list(guide_server, admin):
+    info = admin.get("/v2/info/import").json()
     assert info["import-methods"]["value"] == ["glance-direct", "web-download", "copy-image"]
 
 
-def test_staging_uses_os_glance_staging_store(guide_server):
-    admin = Client(guide_server.url, ADMIN)
+def test_staging_uses_os_glance_staging_store(guide_server, admin):
     image = admin.create_image()
     response = admin.put(f"/v2/images/{image['id']}/stage", data=b"x" * 4096,
                          headers={"Content-Type": "application/octet-stream"})
@@ -139,14 +149,19 @@ def test_config_check_passes_the_file_with_notes_only(guide_server):
     result = subprocess.run([GLANCELAB, "config", "check", guide_server.config_path],
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "note:" in result.stdout and "[keystone_authtoken]" in result.stdout
+    assert "note:" in result.stdout and "transport_url" in result.stdout
+    assert "keystone_authtoken" not in result.stdout  # keystonemiddleware reads it
     assert "store cheap [file]" in result.stdout
 
 
-def test_a_caller_with_no_project_cannot_create_an_image(guide_server):
-    # keystone mode: an unscoped identity has no project to own the image
-    headers = {"X-Identity-Status": "Confirmed", "X-User-Id": "someone",
-               "X-Roles": "member,reader", "Accept": "application/json"}
+def test_a_caller_with_no_project_cannot_create_an_image(guide_server, keystone):
+    # keystone mode: an unscoped token has no project to own the image
+    from keystoneauth1 import session
+    from keystoneauth1.identity import v3
+    unscoped = session.Session(auth=v3.Password(
+        auth_url=keystone.env["OS_AUTH_URL"], username="demo", password="demo",
+        user_domain_name="Default", unscoped=True)).get_token()
+    headers = {"X-Auth-Token": unscoped, "Accept": "application/json"}
     response = requests.post(f"{guide_server.url}/v2/images", json={"name": "orphan"},
                              headers=headers, timeout=10)
     assert response.status_code == 403

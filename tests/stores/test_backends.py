@@ -153,6 +153,10 @@ def test_admin_deletes_one_copy(admin, member, multistore_api):
     image = upload(admin, "fast", b"copy")
     only_copy = admin.delete(f"/v2/stores/fast/{image['id']}")
     assert only_copy.status_code == 403 and "only store" in only_copy.json()["message"]
+    # Not visible to the member: 404, as Glance; visible but not allowed: 403.
+    assert member.delete(f"/v2/stores/fast/{image['id']}").status_code == 404
+    assert admin.patch(f"/v2/images/{image['id']}", [
+        {"op": "replace", "path": "/visibility", "value": "public"}]).status_code == 200
     assert member.delete(f"/v2/stores/fast/{image['id']}").status_code == 403
     assert admin.delete(f"/v2/stores/nowhere/{image['id']}").status_code == 404
     assert admin.delete(f"/v2/stores/cheap/{image['id']}").status_code == 404

@@ -168,11 +168,14 @@ def test_check_names_typos_with_a_did_you_mean(tmp_path):
         filesystem_store_datadir = /srv/other
         [keystone_authtoken]
         auth_url = http://127.0.0.1:5000
+        [oslo_messaging_notifications]
+        driver = messagingv2
         """))
     assert code == 1
     assert ":2: [DEFAULT] wokers: unknown key (did you mean workers?)" in out
     assert "unknown section [fsat] (did you mean fast?)" in out
-    assert "note:" in out and "[keystone_authtoken]" in out and "log_file" in out
+    assert "note:" in out and "[oslo_messaging_notifications]" in out and "log_file" in out
+    assert "keystone_authtoken" not in out  # keystonemiddleware's own section, used
     assert "store fast (default) [file]: chunk_size=65536, data_dir=/srv/fast" in out
     assert "2 problem(s)" in out
 

@@ -18,7 +18,7 @@ CLEAR_TARGETS = {"cache": "cache", "queue": "queue", "": "both"}
 
 
 def _cache(rt: Runtime, ctx: RequestContext, action: str) -> ImageCache:
-    access.require_admin(ctx, action)
+    access.authorize(ctx, action)
     if rt.cache is None:
         raise errors.not_found("The image cache is not enabled here: set image_cache_dir in "
                                "glance-api.conf.")

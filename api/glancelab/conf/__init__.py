@@ -36,6 +36,12 @@ class Config:
     def __getattr__(self, name: str):
         return getattr(self._opts, name)
 
+    @property
+    def oslo(self) -> cfg.ConfigOpts:
+        """The ConfigOpts itself, for the libraries that read their own sections from it
+        (keystonemiddleware, oslo.policy, oslo.limit), as they do in Glance."""
+        return self._opts
+
     def group(self, name: str):
         """The options of one section: a backend's, a reserved store's, or Glance's own."""
         return self._opts[name]

@@ -68,7 +68,9 @@ def _size(name: str, default: int, help: str, max: int | None = None) -> cfg.Opt
 DISK_FORMATS = ["ami", "ari", "aki", "vhd", "vhdx", "vmdk", "raw", "qcow2", "vdi", "iso",
                 "ploop"]
 CONTAINER_FORMATS = ["ami", "ari", "aki", "bare", "ovf", "ova", "docker", "compressed"]
-AUTH_STRATEGIES = ("noauth", "keystone")
+# keystone: tokens validated by keystonemiddleware. noauth: one default identity (try-out).
+# trusted-proxy: identity headers set by a validating proxy in front are believed.
+AUTH_STRATEGIES = ("noauth", "keystone", "trusted-proxy")
 
 DEFAULT_OPTS = [
     # Glance binds 0.0.0.0; glancelab's default is loopback so a try-out is never exposed.
@@ -77,7 +79,8 @@ DEFAULT_OPTS = [
     cfg.IntOpt("workers", default=2, min=1, help="API worker processes."),
     # Unset: keystone when [paste_deploy] flavor says so, otherwise noauth.
     cfg.StrOpt("auth_strategy", choices=AUTH_STRATEGIES,
-               help="noauth (every caller acts as [glancelab] noauth_*) or keystone."),
+               help="keystone (tokens checked with Keystone), noauth (every caller acts as "
+                    "[glancelab] noauth_*; loopback only) or trusted-proxy."),
     cfg.IntOpt("limit_param_default", default=25, min=1,
                help="Items a list returns when the request gives no limit."),
     cfg.IntOpt("api_limit_max", default=1000, min=1, help="Most items one list returns."),
@@ -161,6 +164,9 @@ GLANCELAB_OPTS = [
     cfg.StrOpt("noauth_project_id", default="admin", help="noauth: the caller's project."),
     cfg.StrOpt("noauth_user_id", default="admin", help="noauth: the caller's user."),
     _list("noauth_roles", ["admin", "member", "reader"], "noauth: the caller's roles."),
+    # noauth and trusted-proxy believe whoever connects: only on loopback unless said so.
+    cfg.BoolOpt("allow_unauthenticated_network", default=False,
+                help="Let noauth or trusted-proxy listen on a non-loopback bind_host."),
     cfg.StrOpt("log_format", default="json", choices=("json", "text"), help="Log line format."),
 ]
 
@@ -245,10 +251,14 @@ GROUPS = {
     "glancelab_limits": LIMITS_OPTS,
 }
 
+# Sections the libraries Glance and glancelab share read themselves, with options of their
+# own (keystonemiddleware, its auth plugin, oslo.policy, oslo.limit).
+LIBRARY_SECTIONS = ("keystone_authtoken", "oslo_policy", "oslo_limit")
+
 # Sections real Glance reads that glancelab accepts and does not use (yet): `config check`
 # names them as such instead of as typos.
 GLANCE_ONLY_SECTIONS = (
-    "keystone_authtoken", "oslo_policy", "oslo_limit", "oslo_messaging_notifications",
+    "oslo_messaging_notifications",
     "oslo_messaging_rabbit", "oslo_middleware", "oslo_concurrency", "cors", "profiler", "wsgi",
     "taskflow_executor", "task", "store_type_location_strategy", "key_manager", "barbican",
     "healthcheck", "oslo_reports", "image_import_opts", "inject_metadata_properties",

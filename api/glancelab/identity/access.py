@@ -1,14 +1,20 @@
-"""Who may see and change an image: Glance's secure-RBAC defaults.
+"""Who may see and change what: each check is a Glance policy rule (identity/policy.py).
 
-Readers read; members of the owning project write; admins do anything. An image the
-caller may not see is reported as missing (404), never as forbidden.
+An image the caller may not see is reported as missing (404), never as forbidden; one it
+sees but may not change answers 403 naming the rule, as Glance does.
 """
 
 from __future__ import annotations
 
 from glancelab import errors
-from glancelab.identity.context import RequestContext
 from glancelab.db.models import IMAGE_BY_ID, Image, ImageMember
+from glancelab.identity.context import RequestContext
+
+
+def authorize(ctx: RequestContext, rule: str, target: dict | None = None) -> None:
+    """403 unless the rule allows it; without a target, the target is the caller's project."""
+    if not ctx.allows(rule, target if target is not None else {"project_id": ctx.project_id}):
+        raise errors.forbidden(f"You are not authorized to complete {rule} action.")
 
 
 def membership(image: Image, project_id: str | None) -> ImageMember | None:
@@ -18,17 +24,32 @@ def membership(image: Image, project_id: str | None) -> ImageMember | None:
                                    ImageMember.member == project_id)
 
 
+def image_target(ctx: RequestContext, image: Image, member: ImageMember | None = None) -> dict:
+    """What Glance's ImageTarget gives a rule: the owner as project_id, and member_id when
+    the caller's project is a member of the (shared) image."""
+    if member is None and image.visibility == "shared" and image.owner != ctx.project_id:
+        member = membership(image, ctx.project_id)
+    return {"project_id": image.owner, "owner": image.owner, "visibility": image.visibility,
+            "image_id": image.id, "member_id": member.member if member else None}
+
+
 def can_see(ctx: RequestContext, image: Image) -> bool:
+    """Glance's visibility (what its database returns), then the get_image rule."""
     if ctx.is_admin or (image.owner is not None and image.owner == ctx.project_id):
-        return True
-    if image.visibility in ("public", "community"):
-        return True
-    # A member project sees a shared image whatever its member status.
-    return image.visibility == "shared" and membership(image, ctx.project_id) is not None
+        member = None
+    elif image.visibility in ("public", "community"):
+        member = None
+    elif image.visibility == "shared":
+        # A member project sees a shared image whatever its member status.
+        member = membership(image, ctx.project_id)
+        if member is None:
+            return False
+    else:
+        return False
+    return ctx.allows("get_image", image_target(ctx, image, member))
 
 
 def get_visible_image(ctx: RequestContext, image_id: str) -> Image:
-    require_reader(ctx)
     found = IMAGE_BY_ID.models(Image, image_id)
     image = found[0] if found else None
     if image is None or not can_see(ctx, image):
@@ -36,31 +57,10 @@ def get_visible_image(ctx: RequestContext, image_id: str) -> Image:
     return image
 
 
-def require_reader(ctx: RequestContext) -> None:
-    if not ctx.can_read:
-        raise errors.forbidden("You are not authorized to complete this action: the request "
-                               "has none of the roles reader, member or admin.")
-
-
-def require_writer(ctx: RequestContext, action: str) -> None:
-    if not ctx.can_write:
-        raise errors.forbidden(f"You are not authorized to complete {action} action: "
-                               "it needs the member or admin role.")
+def authorize_image(ctx: RequestContext, image: Image, rule: str, **target) -> None:
+    """An image rule (modify_image, upload_image, deactivate …) against that image."""
+    authorize(ctx, rule, {**image_target(ctx, image), **target})
 
 
 def is_owner(ctx: RequestContext, image: Image) -> bool:
     return image.owner is not None and image.owner == ctx.project_id
-
-
-def require_modify(ctx: RequestContext, image: Image, action: str) -> None:
-    """Owner members or admins change an image; others that can see it get 403."""
-    require_writer(ctx, action)
-    if not (ctx.is_admin or is_owner(ctx, image)):
-        raise errors.forbidden(f"You are not authorized to complete {action} action: "
-                               f"image {image.id} belongs to another project.")
-
-
-def require_admin(ctx: RequestContext, action: str) -> None:
-    if not ctx.is_admin:
-        raise errors.forbidden(f"You are not authorized to complete {action} action: "
-                               "it is allowed to admins only.")

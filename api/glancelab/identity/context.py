@@ -1,8 +1,12 @@
-"""Who is asking: the identity of one request, as keystonemiddleware would pass it."""
+"""Who is asking: the identity of one request, as keystonemiddleware passes it on."""
 
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from glancelab.identity.policy import Policy
 
 
 @dataclasses.dataclass(frozen=True)
@@ -11,16 +15,20 @@ class RequestContext:
     project_id: str | None
     user_id: str | None
     roles: frozenset[str]
+    # The process's policy engine; None only for internal callers (the metadef loader).
+    policy: Policy | None = dataclasses.field(default=None, compare=False, repr=False)
+    # Glance's context.is_admin: the context_is_admin rule, decided once per request.
+    is_admin: bool = dataclasses.field(init=False, compare=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "is_admin", self.allows("context_is_admin", {}))
 
     @property
-    def is_admin(self) -> bool:
-        return "admin" in self.roles
+    def credentials(self) -> dict:
+        return {"roles": sorted(self.roles), "project_id": self.project_id,
+                "user_id": self.user_id}
 
-    @property
-    def can_write(self) -> bool:
-        # Secure-RBAC: members (and admins) change things, readers only read.
-        return self.is_admin or "member" in self.roles
-
-    @property
-    def can_read(self) -> bool:
-        return self.can_write or "reader" in self.roles
+    def allows(self, rule: str, target: dict) -> bool:
+        if self.policy is None:
+            return "admin" in self.roles
+        return self.policy.allows(rule, target, self.credentials)

@@ -9,8 +9,9 @@ from urllib.parse import unquote
 
 import falcon
 
-from glancelab.identity.context import RequestContext
 from glancelab.errors import GlanceError
+from glancelab.identity.context import RequestContext
+from glancelab.identity.policy import Policy
 
 LOG = logging.getLogger("glancelab.access")
 
@@ -38,25 +39,26 @@ class RequestIdMiddleware:
 
 
 class IdentityMiddleware:
-    """Builds the RequestContext from keystonemiddleware-style headers.
+    """Builds the RequestContext of each request from keystonemiddleware's headers.
 
-    auth_strategy = noauth: a request without headers acts as the configured default
-    identity; X-Project-Id / X-Tenant-Id, X-User-Id and X-Roles override it.
-    auth_strategy = keystone: glancelab sits behind keystonemiddleware and trusts its
-    headers only with X-Identity-Status: Confirmed.
+    keystone: keystonemiddleware's auth_token (identity/pipeline.py) validated the token and
+    replaced every identity header a client sent; X-Identity-Status: Confirmed is required.
+    trusted-proxy: a validating proxy in front set them; the same check. noauth: a request
+    without headers acts as the configured default identity, and headers override it.
     """
 
-    def __init__(self, strategy: str, default_project: str, default_user: str,
-                 default_roles: list[str]):
+    def __init__(self, strategy: str, policy: Policy, default_project: str,
+                 default_user: str, default_roles: list[str]):
         self.strategy = strategy
+        self.policy = policy
         self.default_project = default_project
         self.default_user = default_user
         self.default_roles = frozenset(role.lower() for role in default_roles)
 
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
         status = req.get_header("X-Identity-Status")
-        if self.strategy == "keystone" or status is not None:
-            if (status or "").lower() != "confirmed" and not _is_anonymous_path(req.path):
+        if self.strategy != "noauth" or status is not None:
+            if (status or "").lower() != "confirmed" and not is_anonymous_path(req.path):
                 raise GlanceError(401, "This server could not verify that you are authorized "
                                        "to access the document you requested.")
         project = _header(req, "X-Project-Id") or _header(req, "X-Tenant-Id")
@@ -66,12 +68,25 @@ class IdentityMiddleware:
             project = project or self.default_project
             user = user or self.default_user
         if roles_header is not None:
+            # Keystone role names compare case-insensitively, as oslo.policy does.
             roles = frozenset(r.strip().lower() for r in roles_header.split(",") if r.strip())
+            if self.strategy != "keystone":
+                roles = with_implied(roles)
         elif self.strategy == "noauth":
-            roles = self.default_roles
+            roles = with_implied(self.default_roles)
         else:
             roles = frozenset()
-        req.context.auth = RequestContext(req.context.request_id, project, user, roles)
+        req.context.auth = RequestContext(req.context.request_id, project, user, roles,
+                                          policy=self.policy)
+
+
+# Keystone's default implied roles: a token for admin carries member and reader too.
+# Tokens list them already; hand-set headers get them here.
+IMPLIED_ROLES = {"admin": ("member", "reader"), "member": ("reader",)}
+
+
+def with_implied(roles: frozenset[str]) -> frozenset[str]:
+    return roles.union(*(IMPLIED_ROLES.get(role, ()) for role in roles))
 
 
 def _header(req: falcon.Request, name: str) -> str | None:
@@ -80,5 +95,6 @@ def _header(req: falcon.Request, name: str) -> str | None:
     return unquote(value) if value is not None else None
 
 
-def _is_anonymous_path(path: str) -> bool:
-    return path in ("/", "/versions", "/healthcheck")
+def is_anonymous_path(path: str) -> bool:
+    """Version discovery and the health check answer without a token, as in Glance."""
+    return path.rstrip("/") in ("", "/versions", "/healthcheck")

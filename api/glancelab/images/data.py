@@ -32,7 +32,7 @@ def target_store(rt: Runtime, store_id: str | None) -> Store:
 def upload(rt: Runtime, ctx: RequestContext, image_id: str, stream: BinaryIO,
            content_length: int | None, store_id: str | None = None) -> Image:
     image = access.get_visible_image(ctx, image_id)
-    access.require_modify(ctx, image, "upload_image")
+    access.authorize_image(ctx, image, "upload_image")
     store = target_store(rt, store_id)
     stored, writer = receive(rt, image, stream, content_length, store, lifecycle.SAVING)
     if not lifecycle.store_upload(image.id, writer.holder, writer.facts(stored.size),
@@ -83,6 +83,7 @@ def unsatisfiable(header: str, size: int) -> errors.GlanceError:
 def open_download(rt: Runtime, ctx: RequestContext, image_id: str,
                   byte_range: tuple[int, int] | None) -> Download:
     image = access.get_visible_image(ctx, image_id)
+    access.authorize_image(ctx, image, "download_image")
     if image.status == lifecycle.DEACTIVATED and not ctx.is_admin:
         raise errors.forbidden("The requested image has been deactivated. Image data download "
                                "is forbidden.")

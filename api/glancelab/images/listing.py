@@ -194,7 +194,7 @@ def _after_marker(sorting, marker: Image):
 
 
 def list_images(rt: Runtime, ctx: RequestContext, params: dict) -> dict:
-    access.require_reader(ctx)
+    access.authorize(ctx, "get_images")
     limit_text = _single(params, "limit")
     limit = rt.settings.limit_param_default
     if limit_text is not None:

@@ -59,9 +59,7 @@ def resolve(rt: Runtime, body, what: str = "location") -> Resolved:
 def list_locations(ctx: RequestContext, image_id: str) -> list[dict]:
     """GET /v2/images/{id}/locations: Glance's fetch_image_location, for services and admins."""
     image = access.get_visible_image(ctx, image_id)
-    if not (ctx.is_admin or "service" in ctx.roles):
-        raise errors.forbidden("You are not authorized to complete fetch_image_location action: "
-                               "only the service role and admins may read locations.")
+    access.authorize_image(ctx, image, "fetch_image_location")
     return [{"url": url, "metadata": metadata}
             for url, metadata in LOCATIONS_OF.rows(image.id)]
 
@@ -69,7 +67,7 @@ def list_locations(ctx: RequestContext, image_id: str) -> list[dict]:
 def add_location(rt: Runtime, ctx: RequestContext, image_id: str, body) -> Image:
     resolved = resolve(rt, body)
     image = access.get_visible_image(ctx, image_id)
-    access.require_admin(ctx, "add_location")
+    access.authorize_image(ctx, image, "add_image_location")
     existing = ImageLocation.select().where(ImageLocation.image == image.id).count()
     quotas.check_count("image locations", existing + 1, rt.quotas.image_location_quota)
     with database.atomic():
@@ -98,7 +96,8 @@ def check_patch_allowed(rt: Runtime, ctx: RequestContext, changes: list[Change])
     if not rt.settings.show_multiple_locations:
         raise errors.forbidden("It's not allowed to change locations if locations are "
                                "invisible: set show_multiple_locations = true.")
-    access.require_admin(ctx, "set_image_location")
+    # The image's own rule is checked with the image, in images.service.update_image.
+    access.authorize(ctx, "set_image_location")
 
 
 def resolve_patch_values(rt: Runtime, changes: list[Change]) -> dict[int, list[Resolved]]:

@@ -26,7 +26,7 @@ def add_member(ctx: RequestContext, image_id: str, body, member_quota: int) -> I
     member_id = _body("member_create", body)["member"]
     with database.atomic():
         image = access.get_visible_image(ctx, image_id)
-        access.require_modify(ctx, image, "add_member")
+        access.authorize_image(ctx, image, "add_member")
         if image.visibility != "shared":
             raise errors.forbidden(f"Image {image_id} has visibility {image.visibility}: only "
                                    "shared images have members; set visibility to shared first.")
@@ -41,6 +41,7 @@ def add_member(ctx: RequestContext, image_id: str, body, member_quota: int) -> I
 
 def list_members(ctx: RequestContext, image_id: str) -> list[ImageMember]:
     image = access.get_visible_image(ctx, image_id)
+    access.authorize_image(ctx, image, "get_members")
     if image.visibility != "shared":
         # As Glance: a private (or public, community) image has no member list to show.
         raise errors.forbidden(f"Image {image_id} has visibility {image.visibility}: only "
@@ -54,6 +55,7 @@ def list_members(ctx: RequestContext, image_id: str) -> list[ImageMember]:
 
 def get_member(ctx: RequestContext, image_id: str, member_id: str) -> ImageMember:
     image = access.get_visible_image(ctx, image_id)
+    access.authorize_image(ctx, image, "get_member")
     if not (ctx.is_admin or access.is_owner(ctx, image) or member_id == ctx.project_id):
         raise _member_not_found(image_id, member_id)
     member = ImageMember.get_or_none(ImageMember.image == image.id,
@@ -71,10 +73,8 @@ def update_member(ctx: RequestContext, image_id: str, member_id: str, body) -> I
                                          ImageMember.member == member_id)
         if member is None:
             raise _member_not_found(image_id, member_id)
-        access.require_writer(ctx, "modify_member")
-        if member_id != ctx.project_id:
-            raise errors.forbidden("You are not authorized to complete modify_member action: "
-                                   "only the member project itself accepts or rejects an image.")
+        # The member project itself, or an admin for it, as Glance allows.
+        access.authorize_image(ctx, image, "modify_member", member_id=member_id)
         member.status = status
         member.updated_at = utcnow()
         member.save()
@@ -84,7 +84,7 @@ def update_member(ctx: RequestContext, image_id: str, member_id: str, body) -> I
 def delete_member(ctx: RequestContext, image_id: str, member_id: str) -> None:
     with database.atomic():
         image = access.get_visible_image(ctx, image_id)
-        access.require_modify(ctx, image, "delete_member")
+        access.authorize_image(ctx, image, "delete_member")
         deleted = ImageMember.delete().where(ImageMember.image == image.id,
                                              ImageMember.member == member_id).execute()
         if not deleted:

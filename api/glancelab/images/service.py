@@ -24,10 +24,11 @@ CREATE_FIELDS = {"id", "name", "visibility", "protected", "os_hidden", "owner", 
                  "disk_format", "min_ram", "min_disk", "tags"}
 
 
-def _check_visibility_change(ctx: RequestContext, visibility: str | None) -> None:
-    if visibility == "public" and not ctx.is_admin:
-        raise errors.forbidden("You are not authorized to complete publicize_image action: "
-                               "only admins may make an image public.")
+def _check_visibility_change(ctx: RequestContext, visibility: str | None,
+                             target: dict) -> None:
+    rule = {"public": "publicize_image", "community": "communitize_image"}.get(visibility)
+    if rule:
+        access.authorize(ctx, rule, target)
 
 
 def _check_owner_change(ctx: RequestContext, owner) -> None:
@@ -55,20 +56,20 @@ def _unique(tags: list[str]) -> list[str]:
 
 
 def create_image(rt: Runtime, ctx: RequestContext, body) -> Image:
-    access.require_writer(ctx, "add_image")
     if not isinstance(body, dict):
         raise errors.bad_request("Request body must be a JSON object describing the image.")
     for key in body:
         if key not in CREATE_FIELDS:
             patch.check_writable(key)
     _validate(rt, body)
-    _check_visibility_change(ctx, body.get("visibility"))
     owner = body.get("owner", ctx.project_id)
     if owner is None:
         # An image owned by nobody could be changed or deleted by no one but admins.
         raise errors.forbidden("The request has no project: images belong to a project, so "
                                "use a project-scoped token (or give owner as an admin).")
-    _check_owner_change(ctx, owner)
+    target = {"project_id": ctx.project_id, "owner": owner}
+    access.authorize(ctx, "add_image", target)  # members create for their own project
+    _check_visibility_change(ctx, body.get("visibility"), target)
     _check_counts(rt, body)
     quotas.check_image_count(rt.quotas, owner)
     image_id = body.get("id") or str(uuid.uuid4())
@@ -101,7 +102,7 @@ def update_image(rt: Runtime, ctx: RequestContext, image_id: str, document) -> I
     resolved = locations.resolve_patch_values(rt, changes)
     with database.atomic():
         image = access.get_visible_image(ctx, image_id)
-        access.require_modify(ctx, image, "modify_image")
+        access.authorize_image(ctx, image, "modify_image")
         details = ImageDetails([image], with_locations=False)
         before = dict(details.properties[image.id])
         before.update({field: getattr(image, field) for field in CORE_FIELDS})
@@ -109,7 +110,8 @@ def update_image(rt: Runtime, ctx: RequestContext, image_id: str, document) -> I
         after = patch.apply(before, [c for c in changes if c.attribute != "locations"])
         _validate(rt, after)
         if after["visibility"] != before["visibility"]:
-            _check_visibility_change(ctx, after["visibility"])
+            _check_visibility_change(ctx, after["visibility"],
+                                     access.image_target(ctx, image))
         if after["owner"] != before["owner"]:
             _check_owner_change(ctx, after["owner"])
         _check_counts(rt, after)
@@ -147,7 +149,7 @@ def _save_changes(image: Image, before: dict, after: dict) -> None:
 def delete_image(rt: Runtime, ctx: RequestContext, image_id: str) -> None:
     with database.atomic():
         image = access.get_visible_image(ctx, image_id)
-        access.require_modify(ctx, image, "delete_image")
+        access.authorize_image(ctx, image, "delete_image")
         if image.protected:
             raise errors.forbidden(f"Image {image_id} is protected and cannot be deleted; "
                                    "set protected to false first.")
@@ -168,7 +170,7 @@ def set_active_state(ctx: RequestContext, image_id: str, deactivate: bool) -> No
     action = "deactivate" if deactivate else "reactivate"
     with database.atomic():
         image = access.get_visible_image(ctx, image_id)
-        access.require_admin(ctx, action)
+        access.authorize_image(ctx, image, action)
         lifecycle.set_deactivated(image, deactivate)
 
 
@@ -177,7 +179,7 @@ def add_tag(rt: Runtime, ctx: RequestContext, image_id: str, tag: str) -> None:
         raise errors.bad_request("A tag must be 1 to 255 characters long.")
     with database.atomic():
         image = access.get_visible_image(ctx, image_id)
-        access.require_modify(ctx, image, "modify_image")
+        access.authorize_image(ctx, image, "modify_image")
         if not ImageTag.select().where(ImageTag.image == image.id, ImageTag.value == tag).exists():
             count = ImageTag.select().where(ImageTag.image == image.id).count()
             quotas.check_count("image tags", count + 1, rt.quotas.image_tag_quota)
@@ -188,7 +190,7 @@ def add_tag(rt: Runtime, ctx: RequestContext, image_id: str, tag: str) -> None:
 def delete_tag(ctx: RequestContext, image_id: str, tag: str) -> None:
     with database.atomic():
         image = access.get_visible_image(ctx, image_id)
-        access.require_modify(ctx, image, "modify_image")
+        access.authorize_image(ctx, image, "modify_image")
         deleted = ImageTag.delete().where(ImageTag.image == image.id,
                                           ImageTag.value == tag).execute()
         if not deleted:

@@ -40,7 +40,7 @@ def stage(rt: Runtime, ctx: RequestContext, image_id: str, stream: BinaryIO,
         raise errors.not_found("Staging is off: add glance-direct to enabled_import_methods "
                                "to use PUT /v2/images/{image_id}/stage.")
     image = access.get_visible_image(ctx, image_id)
-    access.require_modify(ctx, image, "stage_image")
+    access.authorize_image(ctx, image, "modify_image")
     stored, writer = receive(rt, image, stream, content_length, rt.staging,
                              lifecycle.UPLOADING)
     # Staged data keeps counting against the project's quota until it is imported.
@@ -107,9 +107,9 @@ def start_import(rt: Runtime, ctx: RequestContext, image_id: str, body) -> Task:
     name = method["name"]
     image = access.get_visible_image(ctx, image_id)
     if name == "copy-image":
-        access.require_admin(ctx, "copy_image")
+        access.authorize_image(ctx, image, "copy_image")
     else:
-        access.require_modify(ctx, image, "import_image")
+        access.authorize_image(ctx, image, "modify_image")
     if name == "web-download":
         uri = method.get("uri")
         if not isinstance(uri, str) or not uri:

@@ -33,7 +33,8 @@ def _visible(ctx: RequestContext):
 
 
 def get_task(ctx: RequestContext, task_id: str) -> Task:
-    access.require_reader(ctx)
+    access.authorize(ctx, "tasks_api_access")
+    access.authorize(ctx, "get_task")
     task = _visible(ctx).where(Task.id == task_id).first()
     if task is None:
         raise errors.not_found(f"Task with identifier {task_id} not found")
@@ -41,7 +42,8 @@ def get_task(ctx: RequestContext, task_id: str) -> Task:
 
 
 def list_tasks(ctx: RequestContext, params: dict, limit_max: int) -> dict:
-    access.require_reader(ctx)
+    access.authorize(ctx, "tasks_api_access")
+    access.authorize(ctx, "get_tasks")
     query = _visible(ctx)
     status = params.get("status")
     if status is not None:

@@ -106,16 +106,22 @@ def _visible(ctx: RequestContext):
     return query
 
 
-def get_namespace(ctx: RequestContext, name: str) -> MetadefNamespace:
-    access.require_reader(ctx)
+def namespace_target(ns: MetadefNamespace) -> dict:
+    return {"project_id": ns.owner, "visibility": ns.visibility, "namespace": ns.namespace}
+
+
+def get_namespace(ctx: RequestContext, name: str,
+                  rule: str = "get_metadef_namespace") -> MetadefNamespace:
     ns = _visible(ctx).where(MetadefNamespace.namespace == name).first()
-    if ns is None:
+    if ns is None or not ctx.allows("get_metadef_namespace", namespace_target(ns)):
         raise errors.not_found(f"Metadata definition namespace={name} was not found.")
+    if rule != "get_metadef_namespace":
+        access.authorize(ctx, rule, namespace_target(ns))
     return ns
 
 
 def list_namespaces(ctx: RequestContext, params: dict) -> dict:
-    access.require_reader(ctx)
+    access.authorize(ctx, "get_metadef_namespaces")
     query = _visible(ctx)
     if params.get("visibility"):
         query = query.where(MetadefNamespace.visibility == params["visibility"])
@@ -150,7 +156,7 @@ def list_namespaces(ctx: RequestContext, params: dict) -> dict:
 
 
 def create_namespace(ctx: RequestContext, body, owner: str | None = None) -> MetadefNamespace:
-    access.require_admin(ctx, "add_metadef_namespace")
+    access.authorize(ctx, "add_metadef_namespace")
     body = _validate("namespace", body)
     try:
         with database.atomic():
@@ -175,8 +181,7 @@ def create_namespace(ctx: RequestContext, body, owner: str | None = None) -> Met
 
 
 def update_namespace(ctx: RequestContext, name: str, body) -> MetadefNamespace:
-    ns = get_namespace(ctx, name)
-    access.require_admin(ctx, "modify_metadef_namespace")
+    ns = get_namespace(ctx, name, "modify_metadef_namespace")
     body = _validate("namespace", body)
     ns.namespace = body["namespace"]
     for key in ("display_name", "description"):
@@ -194,8 +199,7 @@ def update_namespace(ctx: RequestContext, name: str, body) -> MetadefNamespace:
 
 
 def delete_namespace(ctx: RequestContext, name: str) -> None:
-    ns = get_namespace(ctx, name)
-    access.require_admin(ctx, "delete_metadef_namespace")
+    ns = get_namespace(ctx, name, "delete_metadef_namespace")
     if ns.protected:
         raise errors.forbidden(f"Namespace {name} is protected and cannot be deleted; set "
                                "protected to false first.")
@@ -204,8 +208,9 @@ def delete_namespace(ctx: RequestContext, name: str) -> None:
 
 def delete_contents(ctx: RequestContext, name: str, model) -> None:
     """DELETE .../objects, .../properties or .../tags: all of that kind in the namespace."""
-    ns = get_namespace(ctx, name)
-    access.require_admin(ctx, "delete_metadef_contents")
+    # Glance guards these with the tags rule for tags and the namespace's own otherwise.
+    rule = "delete_metadef_tags" if model is MetadefTag else "delete_metadef_namespace"
+    ns = get_namespace(ctx, name, rule)
     if ns.protected:
         raise errors.forbidden(f"Namespace {name} is protected; set protected to false first.")
     model.delete().where(model.namespace == ns).execute()
@@ -237,8 +242,7 @@ def _child(model, ns: MetadefNamespace, name: str, what: str):
 
 
 def _create_child(ctx: RequestContext, namespace: str, action: str, insert, body, what: str):
-    ns = get_namespace(ctx, namespace)
-    access.require_admin(ctx, action)
+    ns = get_namespace(ctx, namespace, action)
     try:
         with database.atomic():
             return ns, insert(ns, body)
@@ -282,8 +286,7 @@ def get_object(ctx, namespace: str, name: str) -> dict:
 
 
 def update_property(ctx, namespace: str, name: str, body) -> dict:
-    ns = get_namespace(ctx, namespace)
-    access.require_admin(ctx, "modify_metadef_property")
+    ns = get_namespace(ctx, namespace, "modify_metadef_property")
     row = _child(MetadefProperty, ns, name, "property")
     body = _validate("property", body)
     row.name = body["name"]
@@ -294,8 +297,7 @@ def update_property(ctx, namespace: str, name: str, body) -> dict:
 
 
 def update_object(ctx, namespace: str, name: str, body) -> dict:
-    ns = get_namespace(ctx, namespace)
-    access.require_admin(ctx, "modify_metadef_object")
+    ns = get_namespace(ctx, namespace, "modify_metadef_object")
     row = _child(MetadefObject, ns, name, "object")
     body = _validate("object", body)
     row.name, row.description = body["name"], body.get("description")
@@ -315,8 +317,9 @@ def _save_renamed(row, namespace: str, what: str) -> None:
 
 
 def delete_child(ctx, namespace: str, model, name: str, what: str) -> None:
-    ns = get_namespace(ctx, namespace)
-    access.require_admin(ctx, f"remove_metadef_{what}")
+    rule = {"property": "remove_metadef_property", "object": "delete_metadef_object",
+            "tag": "delete_metadef_tag"}[what]
+    ns = get_namespace(ctx, namespace, rule)
     if ns.protected:
         raise errors.forbidden(f"Namespace {namespace} is protected; set protected to false "
                                "first.")
@@ -345,8 +348,7 @@ def create_tag(ctx, namespace: str, name: str) -> dict:
 
 def create_tags(ctx, namespace: str, body, append: bool) -> dict:
     """POST .../tags: replace every tag (or add to them with X-Openstack-Append: true)."""
-    ns = get_namespace(ctx, namespace)
-    access.require_admin(ctx, "add_metadef_tags")
+    ns = get_namespace(ctx, namespace, "add_metadef_tags")
     if not isinstance(body, dict) or not isinstance(body.get("tags"), list):
         raise errors.bad_request('Request body must be {"tags": [{"name": "..."}]}.')
     for item in body["tags"]:
@@ -367,8 +369,7 @@ def create_tags(ctx, namespace: str, body, append: bool) -> dict:
 
 
 def update_tag(ctx, namespace: str, name: str, body) -> dict:
-    ns = get_namespace(ctx, namespace)
-    access.require_admin(ctx, "modify_metadef_tag")
+    ns = get_namespace(ctx, namespace, "modify_metadef_tag")
     row = _child(MetadefTag, ns, name, "tag")
     row.name = _validate("tag", body)["name"]
     row.updated_at = utcnow()
@@ -379,7 +380,7 @@ def update_tag(ctx, namespace: str, name: str, body) -> dict:
 # -- resource types -------------------------------------------------------------------------
 
 def list_resource_types(ctx: RequestContext) -> dict:
-    access.require_reader(ctx)
+    access.authorize(ctx, "list_metadef_resource_types")
     rows = MetadefResourceType.select().order_by(MetadefResourceType.name)
     return {"resource_types": [{"name": row.name, **_stamps(row)} for row in rows]}
 
@@ -404,8 +405,7 @@ def create_association(ctx, namespace: str, body) -> dict:
 
 
 def delete_association(ctx, namespace: str, name: str) -> None:
-    ns = get_namespace(ctx, namespace)
-    access.require_admin(ctx, "remove_metadef_resource_type_association")
+    ns = get_namespace(ctx, namespace, "remove_metadef_resource_type_association")
     if ns.protected:
         raise errors.forbidden(f"Namespace {namespace} is protected; set protected to false "
                                "first.")

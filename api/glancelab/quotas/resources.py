@@ -17,7 +17,7 @@ class Usage:
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         ctx = req.context.auth
-        access.require_reader(ctx)
+        access.authorize(ctx, "get_usage")
         resp.media = quotas.usage_document(self.rt.quotas, ctx.project_id)
 
 
@@ -33,7 +33,7 @@ class QuotaCollection:
         self.rt = rt
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        access.require_admin(req.context.auth, "list_limits")
+        access.authorize(req.context.auth, "list_limits")
         resp.media = {"projects": [project_view(self.rt, p) for p in quotas.projects_with_limits()],
                       "defaults": dict(self.rt.quotas.defaults)}
 
@@ -43,11 +43,11 @@ class ProjectQuota:
         self.rt = rt
 
     def on_get(self, req, resp, project_id: str) -> None:
-        access.require_admin(req.context.auth, "get_limits")
+        access.authorize(req.context.auth, "get_limits")
         resp.media = project_view(self.rt, project_id)
 
     def on_put(self, req, resp, project_id: str) -> None:
-        access.require_admin(req.context.auth, "set_limits")
+        access.authorize(req.context.auth, "set_limits")
         body = read_json(req, self.rt.settings.max_request_body_size)
         if not isinstance(body, dict) or not body:
             raise errors.bad_request("Send a JSON object such as {\"image_size_total\": 1024} "
@@ -56,7 +56,7 @@ class ProjectQuota:
         resp.media = project_view(self.rt, project_id)
 
     def on_delete(self, req, resp, project_id: str) -> None:
-        access.require_admin(req.context.auth, "delete_limits")
+        access.authorize(req.context.auth, "delete_limits")
         quotas.set_limits(project_id, {resource: None for resource in quotas.RESOURCES})
         resp.status = falcon.HTTP_204
 

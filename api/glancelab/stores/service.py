@@ -23,9 +23,8 @@ def _require_multistore(rt: Runtime) -> None:
 
 def list_stores(rt: Runtime, ctx: RequestContext, detail: bool) -> dict:
     _require_multistore(rt)
-    access.require_reader(ctx)
     if detail:
-        access.require_admin(ctx, "stores_info_detail")
+        access.authorize(ctx, "stores_info_detail")
     stores = []
     for store in rt.stores.stores.values():
         entry: dict = {"id": store.id}
@@ -44,12 +43,12 @@ def list_stores(rt: Runtime, ctx: RequestContext, detail: bool) -> dict:
 
 def delete_from_store(rt: Runtime, ctx: RequestContext, store_id: str, image_id: str) -> None:
     _require_multistore(rt)
-    access.require_admin(ctx, "delete_image_location")
     store = rt.stores.get(store_id)
     if store is None:
         raise errors.not_found(f"Unknown store {store_id}; see GET /v2/info/stores.")
     with database.atomic():
         image = access.get_visible_image(ctx, image_id)
+        access.authorize_image(ctx, image, "delete_image_location")
         if image.status != lifecycle.ACTIVE:
             raise errors.conflict(f"It's not allowed to remove image data from store if image "
                                   f"status is not 'active' (it is '{image.status}').")

@@ -1,0 +1,61 @@
+"""How a request gets its identity, per auth_strategy: the WSGI layers around the app.
+
+keystone puts keystonemiddleware's auth_token in front, configured from
+[keystone_authtoken] through the same ConfigOpts, exactly as Glance's paste pipeline does:
+no token or a bad one is 401 with WWW-Authenticate, Keystone unreachable is 503, and the
+identity headers a client sent are replaced by the token's. Version discovery and the
+health check stay anonymous. noauth and trusted-proxy believe whoever connects, so they
+listen only on loopback unless [glancelab] allow_unauthenticated_network says otherwise.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+
+from glancelab.conf import Config, ConfigError
+from glancelab.identity.middleware import is_anonymous_path
+
+# The headers auth_token sets; a client's own are dropped on anonymous paths too.
+IDENTITY_HEADERS = ("HTTP_X_IDENTITY_STATUS", "HTTP_X_ROLES", "HTTP_X_PROJECT_ID",
+                    "HTTP_X_TENANT_ID", "HTTP_X_USER_ID", "HTTP_X_SERVICE_ROLES")
+
+
+def protect(app, config: Config):
+    """The WSGI application clients reach, for the configured auth_strategy."""
+    if config.auth != "keystone":
+        return app
+    from keystonemiddleware import auth_token
+    guarded = auth_token.AuthProtocol(app, {"oslo_config_config": config.oslo})
+
+    def with_tokens(environ, start_response):
+        if is_anonymous_path(environ.get("PATH_INFO", "")):
+            for header in IDENTITY_HEADERS:
+                environ.pop(header, None)
+            return app(environ, start_response)
+        return guarded(environ, start_response)
+
+    return with_tokens
+
+
+def check_exposure(config: Config) -> None:
+    """Refuse to serve without tokens on an address others can reach, unless told to."""
+    if config.auth == "keystone" or config.glancelab.allow_unauthenticated_network:
+        return
+    if not _is_loopback(config.bind_host):
+        raise ConfigError(
+            f"auth_strategy {config.auth} trusts every caller, and bind_host "
+            f"{config.bind_host} is not a loopback address: use auth_strategy = keystone, "
+            "bind to 127.0.0.1, or set [glancelab] allow_unauthenticated_network = true "
+            "if something in front authenticates callers.")
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        try:
+            return all(ipaddress.ip_address(info[4][0]).is_loopback
+                       for info in socket.getaddrinfo(host, None))
+        except OSError:
+            return False
