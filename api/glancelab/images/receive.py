@@ -52,14 +52,14 @@ def read_request(stream: BinaryIO, expected: int | None) -> Iterator[bytes]:
 class ImageWriter:
     """Streams image data into one store under every rule an upload obeys."""
 
-    def __init__(self, rt: Runtime, image: Image, holder: str):
+    def __init__(self, rt: Runtime, image: Image, holder: str, staging: bool = False):
         self.rt = rt
         self.image = image
         self.holder = holder
         self.cap = rt.settings.image_size_cap
         self.cap_message = (f"Image exceeds the storage quota: image_size_cap is {self.cap} "
                             "bytes; upload a smaller image or raise image_size_cap.")
-        self.grant = StorageGrant(rt.quotas, image.id, image.owner)
+        self.grant = StorageGrant(rt.quotas, image.id, image.owner, staging=staging)
         self.guard = FormatGuard(image.disk_format, rt.settings.formats)
         self.checksum: str | None = None
         self.hash_value: str | None = None
@@ -106,7 +106,7 @@ def receive(rt: Runtime, image: Image, stream: BinaryIO, content_length: int | N
     raised is the HTTP answer.
     """
     holder = lifecycle.writer_id()
-    writer = ImageWriter(rt, image, holder)
+    writer = ImageWriter(rt, image, holder, staging=status == lifecycle.UPLOADING)
     writer.check_cap(content_length)
     lifecycle.claim(image, holder, status)
     try:

@@ -71,7 +71,7 @@ def create_image(rt: Runtime, ctx: RequestContext, body) -> Image:
     access.authorize(ctx, "add_image", target)  # members create for their own project
     _check_visibility_change(ctx, body.get("visibility"), target)
     _check_counts(rt, body)
-    quotas.check_image_count(rt.quotas, owner)
+    count_limit = quotas.image_count_limit(rt.quotas, owner)
     image_id = body.get("id") or str(uuid.uuid4())
     now = utcnow()
     image = Image(
@@ -82,7 +82,9 @@ def create_image(rt: Runtime, ctx: RequestContext, body) -> Image:
         min_ram=body.get("min_ram", 0), min_disk=body.get("min_disk", 0),
         created_at=now, updated_at=now)
     extra = {k: v for k, v in body.items() if k not in CREATE_FIELDS}
-    with database.atomic():
+    # With a count limit, creates of one project are decided one at a time.
+    with quotas.project_lock(owner) if count_limit is not None else database.atomic():
+        quotas.check_image_count(count_limit, owner)
         if Image.select().where(Image.id == image.id).exists():
             raise errors.conflict(f"Image with identifier {image.id} already exists!")
         image.save(force_insert=True)

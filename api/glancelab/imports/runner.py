@@ -103,7 +103,7 @@ class ImportJob:
 
     # -- data ---------------------------------------------------------------------------
     def _download_to_staging(self, image: Image, uri: str) -> None:
-        writer = ImageWriter(self.rt, image, self.holder)
+        writer = ImageWriter(self.rt, image, self.holder, staging=True)
         try:
             download = fetch(uri, self.rt.imports.uri_filter)
             writer.check_cap(download.length)

@@ -19,6 +19,7 @@ from glancelab.conf import Config, options
 from glancelab.db import database
 from glancelab.db.models import Image, ProjectLimit, utcnow
 from glancelab.images import lifecycle
+from glancelab.quotas.keystone_limits import KeystoneLimits
 
 MiB = 1024 * 1024
 UNLIMITED = -1
@@ -37,6 +38,9 @@ class QuotaSettings:
     image_location_quota: int
     unified: bool  # use_keystone_limits: per-project limits on
     defaults: tuple[tuple[str, int], ...]
+    # Where per-project limits come from with use_keystone_limits: Keystone when
+    # [oslo_limit] names an endpoint, else glancelab's own /v2/quotas table.
+    keystone: KeystoneLimits | None = None
 
     @classmethod
     def from_config(cls, config: Config) -> "QuotaSettings":
@@ -48,12 +52,21 @@ class QuotaSettings:
             image_tag_quota=config.image_tag_quota,
             image_location_quota=config.image_location_quota,
             unified=config.use_keystone_limits,
-            defaults=defaults)
+            defaults=defaults,
+            keystone=KeystoneLimits(config) if config.use_keystone_limits and
+            _names_an_endpoint(config) else None)
+
+
+def _names_an_endpoint(config: Config) -> bool:
+    section = {entry.key for entry in config.entries if entry.section == "oslo_limit"}
+    return bool(section & {"endpoint_id", "endpoint_service_type", "endpoint_service_name"})
 
 
 # -- limits and usage ---------------------------------------------------------------------
 
 def limits_for(settings: QuotaSettings, project_id: str) -> dict[str, int]:
+    if settings.keystone is not None:
+        return settings.keystone.limits(project_id, RESOURCES)
     limits = dict(settings.defaults)
     for row in ProjectLimit.select().where(ProjectLimit.project_id == project_id):
         limits[row.resource] = row.limit
@@ -66,13 +79,20 @@ def used_bytes(project_id: str) -> int:
         .where(Image.owner == project_id).scalar()) or 0
 
 
+def staged_bytes(project_id: str) -> int:
+    """Bytes waiting in staging for an import (what image_stage_total limits)."""
+    return (Image.select(peewee.fn.COALESCE(peewee.fn.SUM(Image.reserved), 0))
+            .where(Image.owner == project_id,
+                   Image.status.in_(lifecycle.AWAITING_IMPORT)).scalar()) or 0
+
+
 def usage_for(project_id: str) -> dict[str, int]:
     counts = (Image.select(peewee.fn.COUNT(Image.id),
                            peewee.fn.SUM(peewee.Case(None, [(Image.status.in_(UPLOADING_STATUSES), 1)], 0)))
               .where(Image.owner == project_id).tuples().first())
     return {
         "image_size_total": math.ceil(used_bytes(project_id) / MiB),
-        "image_stage_total": 0,
+        "image_stage_total": math.ceil(staged_bytes(project_id) / MiB),
         "image_count_total": counts[0] or 0,
         "image_count_uploading": counts[1] or 0,
     }
@@ -117,11 +137,21 @@ def check_count(name: str, attempted: int, maximum: int) -> None:
                                f"quota). Attempted: {attempted}, Maximum: {maximum}")
 
 
-def check_image_count(settings: QuotaSettings, project_id: str) -> None:
+def image_count_limit(settings: QuotaSettings, project_id: str) -> int | None:
+    """The project's image_count_total, read before any lock is taken (it may ask Keystone)."""
     if not settings.unified:
-        return
+        return None
     limit = limits_for(settings, project_id)["image_count_total"]
-    if limit != UNLIMITED and usage_for(project_id)["image_count_total"] >= limit:
+    return None if limit == UNLIMITED else limit
+
+
+def check_image_count(limit: int | None, project_id: str) -> None:
+    """Inside project_lock, in the transaction that creates the image: parallel creates
+    of one project are decided one at a time, so together they never pass the limit."""
+    if limit is None:
+        return
+    count = Image.select().where(Image.owner == project_id).count()
+    if count >= limit:
         raise errors.too_large(f"Project {project_id} has reached its image_count_total limit "
                                f"of {limit} images; delete an image or ask an admin to raise it.")
 
@@ -142,21 +172,26 @@ def project_lock(project_id: str):
 class StorageGrant:
     """The bytes one upload may write, extended under the project lock as data arrives."""
 
-    def __init__(self, settings: QuotaSettings, image_id: str, project_id: str):
+    def __init__(self, settings: QuotaSettings, image_id: str, project_id: str,
+                 staging: bool = False):
         self.settings = settings
         self.image_id = image_id
         self.project_id = project_id
         self.granted = 0
-        self.byte_limits = self._byte_limits()
+        # Read once, before any lock: with Keystone limits this asks Keystone.
+        self.limits = limits_for(settings, project_id) if settings.unified else {}
+        self.byte_limits = self._byte_limits(staging)
 
-    def _byte_limits(self) -> list[tuple[str, int]]:
+    def _byte_limits(self, staging: bool) -> list[tuple[str, int, object]]:
+        """(name, bytes, how that usage is measured) of every limit this write counts in."""
         limits = []
         if self.settings.user_storage_quota > 0:
-            limits.append(("user_storage_quota", self.settings.user_storage_quota))
-        if self.settings.unified:
-            total = limits_for(self.settings, self.project_id)["image_size_total"]
-            if total != UNLIMITED:
-                limits.append(("image_size_total", total * MiB))
+            limits.append(("user_storage_quota", self.settings.user_storage_quota, used_bytes))
+        for name, usage, counted in (("image_size_total", used_bytes, True),
+                                     ("image_stage_total", staged_bytes, staging)):
+            value = self.limits.get(name, UNLIMITED)
+            if counted and value != UNLIMITED:
+                limits.append((name, value * MiB, usage))
         return limits
 
     @property
@@ -165,16 +200,16 @@ class StorageGrant:
 
     def start(self, content_length: int | None) -> None:
         """At the start of an upload: the uploading-count limit, and a known size up front."""
-        if self.settings.unified:
-            limit = limits_for(self.settings, self.project_id)["image_count_uploading"]
-            if limit != UNLIMITED:
+        limit = self.limits.get("image_count_uploading", UNLIMITED)
+        if limit != UNLIMITED:
+            with project_lock(self.project_id):  # parallel starts decided one at a time
                 uploading = (Image.select().where(Image.owner == self.project_id,
                                                   Image.status.in_(UPLOADING_STATUSES),
                                                   Image.id != self.image_id).count())
-                if uploading >= limit:
-                    raise errors.too_large(
-                        f"Project {self.project_id} already has {uploading} uploads in progress "
-                        f"(image_count_uploading limit {limit}); wait for one to finish.")
+            if uploading >= limit:
+                raise errors.too_large(
+                    f"Project {self.project_id} already has {uploading} uploads in progress "
+                    f"(image_count_uploading limit {limit}); wait for one to finish.")
         if content_length is not None:
             self.cover(content_length, exact=True)
 
@@ -183,11 +218,11 @@ class StorageGrant:
         if not self.limited or total <= self.granted:
             return
         with project_lock(self.project_id):
-            used = used_bytes(self.project_id)
-            remaining = min(limit - used for _, limit in self.byte_limits)
+            left = [(limit - usage(self.project_id), name)
+                    for name, limit, usage in self.byte_limits]
+            remaining, name = min(left)
             needed = total - self.granted
             if needed > remaining:
-                name = min(self.byte_limits, key=lambda item: item[1] - used)[0]
                 raise errors.too_large(
                     f"Denying attempt to upload image because it exceeds the quota: the data "
                     f"({total} bytes) would exceed {name}. {max(remaining + self.granted, 0)} "
