@@ -17,6 +17,7 @@ install-test: $(BIN)/python
 	scripts/install-system-deps
 	$(BIN)/pip install -q -e '.[test]'
 	PYTHON=$(PYTHON) scripts/install-openstack-collection
+	PYTHON=$(PYTHON) scripts/install-keystone
 
 ## The API on 127.0.0.1:9292: SQLite and a filesystem store under ./var
 run: install
@@ -36,6 +37,7 @@ bench: install-test
 	$(BIN)/python bench/cache_bench.py
 	$(BIN)/python bench/labs_bench.py
 	$(BIN)/python bench/module_count.py
+	$(BIN)/python bench/auth_bench.py
 
 clean:
-	rm -rf $(VENV) .venv-cloud var *.egg-info api/*.egg-info
+	rm -rf $(VENV) .venv-cloud .venv-keystone var *.egg-info api/*.egg-info
