@@ -62,6 +62,28 @@ def cmd_stores_check(args) -> int:
     return 1 if failed else 0
 
 
+def cmd_stores_orphans(args) -> int:
+    """Store files no image names: listed; deleted only with --delete."""
+    from glancelab import recovery
+    from glancelab.stores import build_registry
+    config = _load_config(args)
+    _bind_database(config)
+    registry = build_registry(config)
+    found = recovery.find_orphans(registry, min_age_seconds=args.min_age)
+    for store_id, paths in found.items():
+        for path in paths:
+            if args.delete:
+                registry.get(store_id).delete_orphan(path)
+            print(f"{'deleted' if args.delete else 'orphan '} {store_id} {path}")
+    count = sum(len(paths) for paths in found.values())
+    if count and not args.delete:
+        print(f"{count} file(s) belong to no image. If the [database] connection is right, "
+              "run again with --delete to remove them.")
+    elif not count:
+        print("no orphan files")
+    return 0
+
+
 def cmd_db_relocate(args) -> int:
     """Point file:// locations under OLD at NEW (after moving a filesystem store)."""
     import peewee
@@ -229,6 +251,13 @@ def build_parser() -> argparse.ArgumentParser:
     stores_sub = stores.add_subparsers(dest="stores_command", required=True)
     stores_sub.add_parser("check", help="check that every configured store works"
                           ).set_defaults(func=cmd_stores_check)
+    orphans = stores_sub.add_parser("orphans", help="list store files no image names "
+                                                    "(--delete removes them)")
+    orphans.add_argument("--delete", action="store_true", help="remove what is listed")
+    orphans.add_argument("--min-age", type=float, default=300.0,
+                         help="skip files younger than this many seconds (default 300: an "
+                              "upload may be finishing on another node)")
+    orphans.set_defaults(func=cmd_stores_orphans)
     quota = sub.add_parser("quota", help="per-project limits (Glance's unified limit names)")
     quota_sub = quota.add_subparsers(dest="quota_command", required=True)
     q_set = quota_sub.add_parser("set", help="set limits of a project (MiB for sizes; -1 "

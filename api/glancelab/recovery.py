@@ -39,14 +39,23 @@ def recover_uploads(stores: StoreRegistry, holder_prefix: str,
     return stuck
 
 
-def remove_orphans(stores: StoreRegistry, min_age_seconds: float = ORPHAN_MIN_AGE_SECONDS) -> list[str]:
+def find_orphans(stores: StoreRegistry,
+                 min_age_seconds: float = ORPHAN_MIN_AGE_SECONDS) -> dict[str, list[str]]:
+    """Store id -> data files no image row names: reported, never deleted at start."""
     known = {url for (url,) in ImageLocation.select(ImageLocation.url).tuples()}
-    removed = []
-    for store in stores.stores.values():
-        for path in store.remove_orphans(known, min_age_seconds):
-            LOG.warning("removed orphan image data", extra={"path": path, "store": store.id})
-            removed.append(path)
-    return removed
+    return {store.id: found for store in stores.stores.values()
+            if (found := store.find_orphans(known, min_age_seconds))}
+
+
+def report_orphans(stores: StoreRegistry) -> int:
+    found = find_orphans(stores)
+    count = sum(len(paths) for paths in found.values())
+    if count:
+        LOG.warning("%d file(s) in the stores belong to no image (a wrong [database] "
+                    "connection shows as all of them); nothing was deleted: `glancelab "
+                    "stores orphans` lists them, `--delete` removes them", count,
+                    extra={"stores": sorted(found)})
+    return count
 
 
 
@@ -67,4 +76,8 @@ def remove_stale_staging(staging: StagingStore, min_age_seconds: float = ORPHAN_
     """Staged data whose image is no longer waiting for an import."""
     waiting = Image.select(Image.id).where(Image.status.in_(lifecycle.AWAITING_IMPORT))
     known = {staging.url_for(row.id) for row in waiting}
-    return staging.remove_orphans(known, min_age_seconds)
+    # Staged data is the service's own temporary copy: it goes once no import waits for it.
+    stale = staging.find_orphans(known, min_age_seconds)
+    for path in stale:
+        staging.delete_orphan(path)
+    return stale

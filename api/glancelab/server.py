@@ -50,7 +50,7 @@ def prepare(config: Config) -> None:
             LOG.info("database migrated", extra={"applied": applied})
         recovery.recover_uploads(rt.stores, lifecycle.this_host(), rt.staging)
         recovery.recover_imports(rt, lifecycle.this_host())
-        recovery.remove_orphans(rt.stores)
+        recovery.report_orphans(rt.stores)
         recovery.remove_stale_staging(rt.staging)
     finally:
         database.close()

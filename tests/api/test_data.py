@@ -1,11 +1,12 @@
 import hashlib
 import os
 import socket
+import subprocess
 import time
 
 import pytest
 
-from harness import ApiServer
+from harness import GLANCELAB, ApiServer
 from helpers import ADMIN, Client
 
 
@@ -204,7 +205,7 @@ def test_server_crash_mid_upload_is_recovered_on_restart(crash_server):
     assert client.upload(image["id"], b"again").status_code == 204
 
 
-def test_orphan_data_files_are_removed_at_start(crash_server):
+def test_orphan_files_are_reported_at_start_and_deleted_only_when_asked(crash_server):
     orphan = os.path.join(crash_server.datadir, "0b5a1d9e-58d8-4c1c-9b59-7d0f2b1f6a11")
     with open(orphan, "wb") as handle:
         handle.write(b"nobody points here")
@@ -212,4 +213,40 @@ def test_orphan_data_files_are_removed_at_start(crash_server):
     os.utime(orphan, (old, old))
     crash_server.stop()
     crash_server.start()
+    assert os.path.exists(orphan)
+    assert "belong to no image" in crash_server.log()
+    listed = glancelab(crash_server, "stores", "orphans")
+    assert listed.returncode == 0 and orphan in listed.stdout, listed.stderr
+    assert os.path.exists(orphan)
+    deleted = glancelab(crash_server, "stores", "orphans", "--delete")
+    assert deleted.returncode == 0 and f"deleted file {orphan}" in deleted.stdout
     assert not os.path.exists(orphan)
+
+
+def test_an_empty_database_pointed_at_a_full_store_deletes_nothing(tmp_path):
+    first = ApiServer(str(tmp_path / "first")).start()
+    client = Client(first.url, ADMIN)
+    kept = []
+    for _ in range(5):
+        image = client.create_image()
+        assert client.upload(image["id"], os.urandom(1000)).status_code == 204
+        kept.append(os.path.join(first.datadir, image["id"]))
+    first.stop()
+    old = time.time() - 3600
+    for path in kept:
+        os.utime(path, (old, old))
+    # An operator's typo: a new, empty database, the same image directory.
+    second = ApiServer(str(tmp_path / "second"), extra_conf="")
+    second.datadir = first.datadir
+    second.start()
+    try:
+        assert all(os.path.exists(path) for path in kept)
+        assert Client(second.url, ADMIN).get("/v2/images").json()["images"] == []
+    finally:
+        second.stop()
+    assert all(os.path.exists(path) for path in kept)
+
+
+def glancelab(server, *args):
+    return subprocess.run([GLANCELAB, "--config", server.config_path, *args],
+                          capture_output=True, text=True, cwd=server.workdir, timeout=60)

@@ -80,9 +80,13 @@ class Store(abc.ABC):
         """Remove partial writes left by holders starting with holder_prefix; returns what went."""
         return []
 
-    def remove_orphans(self, known_urls: set[str], min_age_seconds: float) -> list[str]:
-        """Remove finished data no image points to; returns what went."""
+    def find_orphans(self, known_urls: set[str], min_age_seconds: float) -> list[str]:
+        """Finished data no image points to. Only listed: a mistyped database must never
+        make the service delete a store (`glancelab stores orphans --delete` does, asked)."""
         return []
+
+    def delete_orphan(self, path: str) -> None:
+        raise StoreError(f"store {self.id!r} cannot delete orphans")
 
     def prepare(self) -> None:
         """Make what the store needs locally (its directories); run once at start."""

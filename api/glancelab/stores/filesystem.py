@@ -139,9 +139,9 @@ class FilesystemStore(Store):
                     removed.append(os.path.join(directory, name))
         return removed
 
-    def remove_orphans(self, known_urls: set[str], min_age_seconds: float) -> list[str]:
+    def find_orphans(self, known_urls: set[str], min_age_seconds: float) -> list[str]:
         known_paths = {self.path_of(url) for url in known_urls if url.startswith("file://")}
-        removed = []
+        found = []
         now = time.time()
         for directory, _ in self.datadirs:
             for name in _listdir(directory):
@@ -153,9 +153,14 @@ class FilesystemStore(Store):
                         continue
                 except FileNotFoundError:
                     continue
-                _remove_quietly(path)
-                removed.append(path)
-        return removed
+                found.append(path)
+        return found
+
+    def delete_orphan(self, path: str) -> None:
+        if os.path.dirname(path) not in {directory for directory, _ in self.datadirs} or \
+                not _is_image_id(os.path.basename(path)):
+            raise StoreError(f"{path} is not an image file of store {self.id!r}")
+        _remove_quietly(path)
 
     def check(self) -> None:
         for directory, _ in self.datadirs:
