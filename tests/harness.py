@@ -286,6 +286,10 @@ class StaticHttpServer:
             def log_message(self, *args):
                 pass
 
+            def do_HEAD(self):
+                hits.append(self.path)
+                super().do_HEAD()
+
             def do_GET(self):
                 hits.append(self.path)
                 if self.path.startswith("/redirect?"):

@@ -57,6 +57,24 @@ def test_locations_are_admin_only_and_need_a_queued_image(admin, alice, web):
     assert response.status_code == 409
 
 
+def test_a_refused_location_is_never_fetched(admin, alice, bob, web):
+    """identity, the image, permission, its state: all before the URL is touched."""
+    image = alice.create_image()
+    active = admin.create_image()
+    admin.upload(active["id"], b"data")
+    before = len(web.hits)
+    url = f"{web.url}/disk.raw?probe"
+    assert alice.post(f"/v2/images/{image['id']}/locations", json={"url": url}).status_code == 403
+    assert bob.post(f"/v2/images/{image['id']}/locations", json={"url": url}).status_code == 404
+    random_id = "00000000-0000-4000-8000-000000000000"
+    assert admin.post(f"/v2/images/{random_id}/locations", json={"url": url}).status_code == 404
+    assert admin.post(f"/v2/images/{active['id']}/locations", json={"url": url}).status_code == 409
+    patch = [{"op": "add", "path": "/locations/-", "value": {"url": url, "metadata": {}}}]
+    assert bob.patch(f"/v2/images/{image['id']}", patch).status_code == 404
+    assert alice.patch(f"/v2/images/{image['id']}", patch).status_code == 403
+    assert [hit for hit in web.hits[before:] if "probe" in hit] == []
+
+
 @pytest.mark.parametrize("body, status", [
     ({"url": "http://127.0.0.1:1/missing"}, 503),
     ({}, 400),

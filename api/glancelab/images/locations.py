@@ -65,11 +65,15 @@ def list_locations(ctx: RequestContext, image_id: str) -> list[dict]:
 
 
 def add_location(rt: Runtime, ctx: RequestContext, image_id: str, body) -> Image:
-    resolved = resolve(rt, body)
+    # Who, which image, may they, is it queued: all before the URL is touched.
     image = access.get_visible_image(ctx, image_id)
     access.authorize_image(ctx, image, "add_image_location")
+    if image.status != lifecycle.QUEUED:
+        raise errors.conflict(f"Image {image_id} is {image.status}: a location can be "
+                              "added only to a queued image.")
     existing = ImageLocation.select().where(ImageLocation.image == image.id).count()
     quotas.check_count("image locations", existing + 1, rt.quotas.image_location_quota)
+    resolved = resolve(rt, body)
     with database.atomic():
         if not _activate(image.id, resolved):
             raise errors.conflict(f"Image {image_id} is {image.status}: a location can be "
@@ -90,14 +94,14 @@ def _activate(image_id: str, resolved: Resolved) -> bool:
 
 # -- JSON-patch on /locations -------------------------------------------------------------
 
-def check_patch_allowed(rt: Runtime, ctx: RequestContext, changes: list[Change]) -> None:
+def check_patch_allowed(rt: Runtime, ctx: RequestContext, image: Image,
+                        changes: list[Change]) -> None:
     if not any(change.attribute == "locations" for change in changes):
         return
     if not rt.settings.show_multiple_locations:
         raise errors.forbidden("It's not allowed to change locations if locations are "
                                "invisible: set show_multiple_locations = true.")
-    # The image's own rule is checked with the image, in images.service.update_image.
-    access.authorize(ctx, "set_image_location")
+    access.authorize_image(ctx, image, "set_image_location")
 
 
 def resolve_patch_values(rt: Runtime, changes: list[Change]) -> dict[int, list[Resolved]]:

@@ -100,11 +100,13 @@ def create_image(rt: Runtime, ctx: RequestContext, body) -> Image:
 
 def update_image(rt: Runtime, ctx: RequestContext, image_id: str, document) -> Image:
     changes = patch.parse(document)
-    locations.check_patch_allowed(rt, ctx, changes)
+    # Identity, the image, the rules, then (for new locations) network I/O, then the write.
+    image = access.get_visible_image(ctx, image_id)
+    access.authorize_image(ctx, image, "modify_image")
+    locations.check_patch_allowed(rt, ctx, image, changes)
     resolved = locations.resolve_patch_values(rt, changes)
     with database.atomic():
-        image = access.get_visible_image(ctx, image_id)
-        access.authorize_image(ctx, image, "modify_image")
+        image = access.get_visible_image(ctx, image_id)  # as it is now, in the transaction
         details = ImageDetails([image], with_locations=False)
         before = dict(details.properties[image.id])
         before.update({field: getattr(image, field) for field in CORE_FIELDS})
