@@ -1,6 +1,7 @@
 """Interoperable import: stage + glance-direct, web-download, copy-image, tasks, recovery."""
 
 import hashlib
+import json
 import os
 import signal
 import subprocess
@@ -356,3 +357,24 @@ def admin_status(server, image_id):
         return Client(server.url, ADMIN).get(f"/v2/images/{image_id}").status_code
     except requests.ConnectionError:
         return None
+
+
+def test_tasks_of_a_public_image_stay_with_its_project_and_hide_secrets(admin, alice, web,
+                                                                        server):
+    """Another project sees the public image, not its tasks; the owner sees the URI
+    without the signature a signed URL carries."""
+    image = alice.create_image()
+    host = web.url.split("//", 1)[1]
+    uri = f"http://{host}/disk.raw?X-Amz-Signature=topsecret&Expires=9"
+    assert start(alice, image["id"], {"name": "web-download", "uri": uri}).status_code == 202
+    task = wait_for_task(alice, image["id"])
+    assert task["status"] == "success", task["message"]
+    assert admin.patch(f"/v2/images/{image['id']}", [
+        {"op": "replace", "path": "/visibility", "value": "public"}]).status_code == 200
+    bob = Client(server.url, identity("project-bob"))
+    assert bob.get(f"/v2/images/{image['id']}").status_code == 200
+    assert bob.get(f"/v2/images/{image['id']}/tasks").json()["tasks"] == []
+    shown = alice.get(f"/v2/images/{image['id']}/tasks").json()["tasks"][0]
+    text = json.dumps(shown)
+    assert "topsecret" not in text
+    assert shown["input"]["method"]["uri"] == f"http://{host}/disk.raw?***"

@@ -279,3 +279,13 @@ def test_cache_api_is_404_when_the_cache_is_off(api):
     response = Client(api.url, ADMIN).get("/v2/cache")
     assert response.status_code == 404
     assert "image_cache_dir" in response.json()["message"]
+
+
+def test_cache_api_names_only_images_never_the_caches_own_files(admin, cache_api):
+    image_id, payload = s3_image(admin)
+    download_into_cache(admin, image_id)
+    for name in ("cache.db", "cache.db-wal", "incomplete", "prefetcher.lock", "..%2Fx"):
+        assert admin.delete(f"/v2/cache/{name}").status_code == 404, name
+    assert os.path.exists(os.path.join(cache_api.cache_dir, "cache.db"))
+    assert admin.get(f"/v2/images/{image_id}/file").content == payload
+    assert image_id in cached(admin)

@@ -16,6 +16,7 @@ import logging
 import os
 import threading
 import time
+import uuid
 from typing import Iterator
 
 from glancelab.cache.models import CachedImage, QueuedImage, open_cache_database
@@ -64,6 +65,8 @@ class ImageCache:
             self._opened_in = os.getpid()
 
     def path_of(self, image_id: str) -> str:
+        if not is_entry_name(image_id):  # never cache.db, its WAL, incomplete/, a lock file
+            raise ValueError(f"{image_id!r} does not name a cached image")
         return os.path.join(self.directory, image_id)
 
     # -- serving -------------------------------------------------------------------------------
@@ -213,8 +216,10 @@ class ImageCache:
                     removed.append(path)
         entries = {entry.image_id: entry for entry in self.cached()}
         for name in os.listdir(self.directory):
+            if not is_entry_name(name):
+                continue  # the cache's own files (cache.db, incomplete/, the lock) stay
             path = self.path_of(name)
-            if name in (INCOMPLETE,) or name.startswith(DB_FILE) or not os.path.isfile(path):
+            if not os.path.isfile(path):
                 continue
             entry = entries.get(name)
             if entry is None or not self._intact(entry, verify):
@@ -239,6 +244,14 @@ class ImageCache:
                     md5.update(chunk)
             return md5.hexdigest() == entry.checksum
         return True
+
+
+def is_entry_name(name: str) -> bool:
+    """Cache entries are named by image id (a UUID), nothing else."""
+    try:
+        return str(uuid.UUID(name)) == name.lower()
+    except ValueError:
+        return False
 
 
 def entry_view(entry: CachedImage) -> dict:

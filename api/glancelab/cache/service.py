@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from glancelab import errors
-from glancelab.cache import ImageCache, entry_view
+from glancelab.cache import ImageCache, entry_view, is_entry_name
 from glancelab.identity.context import RequestContext
 from glancelab.db.models import LOCATIONS_OF, Image
 from glancelab.runtime import Runtime
@@ -51,7 +51,7 @@ def cached_nodes(rt: Runtime, ctx: RequestContext, image_id: str) -> list[str]:
 
 def delete_cached(rt: Runtime, ctx: RequestContext, image_id: str) -> None:
     cache = _cache(rt, ctx, "cache_delete")
-    if not cache.delete(image_id):
+    if not is_entry_name(image_id) or not cache.delete(image_id):
         raise errors.not_found(f"Image {image_id} is not in the cache.")
 
 

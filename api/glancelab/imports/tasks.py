@@ -9,6 +9,7 @@ from glancelab.identity.context import RequestContext
 from glancelab.db.models import Task
 from glancelab.identity import access
 from glancelab.images.views import isotime
+from glancelab.imports.webdownload import redacted
 
 STATUSES = ("pending", "processing", "success", "failure")
 
@@ -16,13 +17,21 @@ STATUSES = ("pending", "processing", "success", "failure")
 def task_view(task: Task) -> dict:
     return {
         "id": task.id, "type": task.type, "status": task.status, "owner": task.owner,
-        "input": task.input or {},
+        "input": _shown_input(task.input or {}),
         "result": task.result,
         "message": task.message, "image_id": task.image_id, "request_id": task.request_id,
         "user_id": task.user_id, "expires_at": isotime(task.expires_at),
         "created_at": isotime(task.created_at), "updated_at": isotime(task.updated_at),
         "self": f"/v2/tasks/{task.id}", "schema": "/v2/schemas/task",
     }
+
+
+def _shown_input(request: dict) -> dict:
+    """A signed or password-bearing web-download URI is not shown back, even to its owner."""
+    method = request.get("method") or {}
+    if isinstance(method.get("uri"), str):
+        request = {**request, "method": {**method, "uri": redacted(method["uri"])}}
+    return request
 
 
 def _visible(ctx: RequestContext):
@@ -86,5 +95,6 @@ def list_tasks(ctx: RequestContext, params: dict, limit_max: int) -> dict:
 
 def image_tasks(ctx: RequestContext, image_id: str) -> dict:
     image = access.get_visible_image(ctx, image_id)
-    rows = Task.select().where(Task.image_id == image.id).order_by(Task.created_at.desc())
+    # A public image's tasks are still its owner's: user and request ids, URIs.
+    rows = _visible(ctx).where(Task.image_id == image.id).order_by(Task.created_at.desc())
     return {"tasks": [task_view(t) for t in rows]}

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import http.client
+import ipaddress
+import socket
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -46,23 +48,81 @@ class UriFilter:
                    tuple(opts.allowed_ports), tuple(opts.disallowed_ports))
 
     def check(self, url: str) -> None:
-        """Raise UriRefused naming the rule a URL breaks."""
-        parsed = urllib.parse.urlsplit(url)
-        scheme, host = parsed.scheme.lower(), (parsed.hostname or "").lower()
+        """Raise UriRefused naming the rule a URL breaks.
+
+        Hosts are compared by address, not spelling: the URL's host and every configured
+        host are resolved, so 127.1, 2130706433, 0x7f000001 or [::ffff:127.0.0.1] cannot
+        pass for something other than 127.0.0.1.
+        """
+        shown = redacted(url)
         try:
+            parsed = urllib.parse.urlsplit(url)
+            scheme, host = parsed.scheme.lower(), (parsed.hostname or "").lower()
             port = parsed.port or DEFAULT_PORTS.get(scheme)
         except ValueError:
-            raise UriRefused(f"{url} has an invalid port") from None
+            raise UriRefused(f"{shown} is not a valid URL (host or port)") from None
         if scheme not in DEFAULT_PORTS or not host:
-            raise UriRefused(f"{url} is not an http(s) URL with a host")
+            raise UriRefused(f"{shown} is not an http(s) URL with a host")
         for kind, value, allowed, denied in (
                 ("scheme", scheme, self.allowed_schemes, self.disallowed_schemes),
-                ("host", host, self.allowed_hosts, self.disallowed_hosts),
                 ("port", port, self.allowed_ports, self.disallowed_ports)):
             if (allowed and value not in allowed) or (not allowed and value in denied):
-                raise UriRefused(f"{kind} {value} of {url} is not allowed by "
-                                 f"[import_filtering_opts] {kind}s; ask an operator to "
-                                 f"allow it or use another URL")
+                raise self._refused(kind, value, shown)
+        if self.allowed_hosts or self.disallowed_hosts:
+            addresses = _addresses(host)
+            if not addresses:
+                raise UriRefused(f"host {host} of {shown} does not resolve")
+            if self.allowed_hosts:
+                permitted = _names_and_addresses(self.allowed_hosts)
+                if host not in permitted and not addresses <= permitted:
+                    raise self._refused("host", host, shown)
+            else:
+                denied = _names_and_addresses(self.disallowed_hosts)
+                if host in denied or addresses & denied:
+                    raise self._refused("host", host, shown)
+
+    @staticmethod
+    def _refused(kind: str, value, shown: str) -> UriRefused:
+        return UriRefused(f"{kind} {value} of {shown} is not allowed by "
+                          f"[import_filtering_opts] {kind}s; ask an operator to allow it or "
+                          "use another URL")
+
+
+def _addresses(host: str) -> set[str]:
+    """Every address a host name or address spelling stands for, IPv4-mapped unwrapped."""
+    try:
+        infos = socket.getaddrinfo(host.strip("[]"), None)
+    except (OSError, UnicodeError):
+        return set()
+    found = set()
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0].split("%", 1)[0])
+        mapped = getattr(address, "ipv4_mapped", None)
+        found.add(str(mapped or address))
+    return found
+
+
+def _names_and_addresses(hosts) -> set[str]:
+    entries = {host.lower() for host in hosts}
+    for host in list(entries):
+        entries |= _addresses(host)
+    return entries
+
+
+def redacted(url: str) -> str:
+    """A URL as tasks and logs may show it: no user:password, no query (signed URLs keep
+    their signature there)."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        netloc = parts.hostname or ""
+        if ":" in netloc:
+            netloc = f"[{netloc}]"
+        if parts.port:
+            netloc += f":{parts.port}"
+    except ValueError:
+        return "(an invalid URL)"
+    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path,
+                                    "***" if parts.query else "", ""))
 
 
 class _CheckedRedirects(urllib.request.HTTPRedirectHandler):
@@ -91,9 +151,10 @@ def fetch(url: str, uri_filter: UriFilter, timeout: float = 30.0) -> Download:
     except UriRefused:
         raise
     except urllib.error.HTTPError as exc:
-        raise FetchFailed(f"{url} answered {exc.code} {exc.reason}") from None
+        raise FetchFailed(f"{redacted(url)} answered {exc.code} {exc.reason}") from None
     except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
-        raise FetchFailed(f"cannot read {url}: {getattr(exc, 'reason', exc)}") from None
+        raise FetchFailed(f"cannot read {redacted(url)}: {getattr(exc, 'reason', exc)}") \
+            from None
     length = response.headers.get("Content-Length")
     return Download(int(length) if length and length.isdigit() else None, _chunks(response))
 
