@@ -12,6 +12,7 @@ import falcon
 from glancelab.errors import GlanceError
 from glancelab.identity.context import RequestContext
 from glancelab.identity.policy import Policy
+from glancelab.web.body import check_text
 
 LOG = logging.getLogger("glancelab.access")
 
@@ -89,10 +90,20 @@ def with_implied(roles: frozenset[str]) -> frozenset[str]:
     return roles.union(*(IMPLIED_ROLES.get(role, ()) for role in roles))
 
 
+# Keystone's ids are 64 characters; the columns that keep them hold 255.
+MAX_ID_LENGTH = 255
+
+
 def _header(req: falcon.Request, name: str) -> str | None:
     # python-glanceclient percent-encodes identity_headers values ("member%2Creader").
     value = req.get_header(name)
-    return unquote(value) if value is not None else None
+    if value is None:
+        return None
+    value = unquote(value)
+    check_text(value, f"Header {name}")
+    if name != "X-Roles" and len(value) > MAX_ID_LENGTH:
+        raise GlanceError(400, f"Header {name} is longer than {MAX_ID_LENGTH} characters.")
+    return value
 
 
 def is_anonymous_path(path: str) -> bool:

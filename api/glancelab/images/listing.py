@@ -47,9 +47,12 @@ def _parse_bool(key: str, value: str) -> bool:
 
 def _parse_int(key: str, value: str) -> int:
     try:
-        return int(value)
+        number = int(value)
     except ValueError:
         raise errors.bad_request(f"Invalid value for {key}: {value!r} is not an integer.") from None
+    if not -(1 << 63) <= number < (1 << 63):
+        raise errors.bad_request(f"Invalid value for {key}: {value} is out of range.")
+    return number
 
 
 def _parse_time(key: str, value: str) -> datetime.datetime:
@@ -60,7 +63,11 @@ def _parse_time(key: str, value: str) -> datetime.datetime:
         raise errors.bad_request(f"Invalid time for {key}: {value!r}; use ISO 8601, e.g. "
                                  "2026-11-24T16:33:13Z.") from None
     if moment.tzinfo is not None:
-        moment = moment.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+        try:
+            moment = moment.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+        except OverflowError:
+            raise errors.bad_request(f"Invalid time for {key}: {value!r} is out of "
+                                     "range.") from None
     return moment
 
 

@@ -78,7 +78,14 @@ def _location_change(op: str, path: str, parts: list[str], value) -> Change:
                              "replace /locations, add /locations/- (or /N), remove /locations/N.")
 
 
+# The length of a property name the image_properties table (Glance's too) holds.
+MAX_PROPERTY_NAME = 255
+
+
 def check_writable(attribute: str) -> None:
+    if len(attribute) > MAX_PROPERTY_NAME:
+        raise errors.bad_request(f"Property name {attribute[:40]}... is longer than "
+                                 f"{MAX_PROPERTY_NAME} characters.")
     if attribute in schemas.READ_ONLY or attribute == "id":
         raise errors.forbidden(f"Attribute '{attribute}' is read-only.")
     if attribute in schemas.RESERVED or attribute == "locations" or \

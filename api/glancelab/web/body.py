@@ -1,4 +1,6 @@
-"""Reading JSON request bodies: bounded in size, with clear errors."""
+"""Reading request input: JSON bodies bounded in size and shape, text without NUL bytes or
+broken UTF-8 anywhere (path, query, headers, body), so a database never sees what it
+cannot store and a client gets a 400 that says what is wrong."""
 
 from __future__ import annotations
 
@@ -21,9 +23,71 @@ def read_json(req: falcon.Request, max_size: int):
     if not raw.strip():
         raise errors.bad_request("Request body is empty; send a JSON document.")
     try:
-        return json.loads(raw)
+        document = json.loads(raw)
+    except RecursionError:
+        raise errors.bad_request(f"JSON in request body is nested deeper than {MAX_DEPTH} "
+                                 "levels.") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise errors.bad_request(f"Malformed JSON in request body: {exc}.") from None
+    check_document(document)
+    return document
+
+
+# Deeper than any Glance document; JSON this deep is an attack, not an image.
+MAX_DEPTH = 32
+# What the databases' BIGINT holds.
+INT_RANGE = (-(1 << 63), (1 << 63) - 1)
+
+
+def check_text(value: str, what: str) -> None:
+    """400 for a NUL character or a lone surrogate: no database stores them."""
+    if "\x00" in value:
+        raise errors.bad_request(f"{what} contains a NUL character.")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise errors.bad_request(f"{what} is not valid UTF-8 (a lone surrogate).") from None
+
+
+def check_document(document) -> None:
+    """Every string and key of a parsed body passes check_text, every integer fits in 64
+    bits, and nesting stays under MAX_DEPTH (walked without recursion)."""
+    pending = [(document, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if depth > MAX_DEPTH:
+            raise errors.bad_request(f"JSON in request body is nested deeper than {MAX_DEPTH} "
+                                     "levels.")
+        if isinstance(value, str):
+            check_text(value, "A string in the request body")
+        elif isinstance(value, bool) or value is None or isinstance(value, float):
+            continue
+        elif isinstance(value, int):
+            if not INT_RANGE[0] <= value <= INT_RANGE[1]:
+                raise errors.bad_request(f"The number {value} in the request body is out of "
+                                         "range (64-bit integers).")
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                check_text(key, "A key in the request body")
+                pending.append((item, depth + 1))
+        elif isinstance(value, list):
+            pending.extend((item, depth + 1) for item in value)
+
+
+class InputGuard:
+    """Falcon middleware: the request's path, query string and identity headers are text
+    a database can hold, before any resource sees them."""
+
+    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+        check_text(req.path, "The request path")
+        for key, value in req.params.items():
+            check_text(key, "A query parameter name")
+            for item in value if isinstance(value, list) else [value]:
+                check_text(item, f"Query parameter {key}")
+        for name in ("X-Project-Id", "X-Tenant-Id", "X-User-Id", "X-Roles"):
+            value = req.get_header(name)
+            if value is not None:
+                check_text(value, f"Header {name}")
 
 
 def accepted(resp: falcon.Response) -> None:
