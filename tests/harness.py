@@ -75,9 +75,9 @@ class ApiServer:
                 raise RuntimeError(f"glancelab serve exited with {self.process.returncode}; "
                                    f"log:\n{self.log()}")
             try:
-                if requests.get(f"{self.url}/healthcheck", timeout=1).status_code == 200:
+                if requests.get(f"{self.url}/healthcheck", timeout=2).status_code == 200:
                     return self
-            except requests.ConnectionError:
+            except requests.RequestException:  # not up yet, or too busy to answer in time
                 pass
             time.sleep(0.1)
         raise RuntimeError(f"glancelab serve did not answer in {timeout}s; log:\n{self.log()}")
