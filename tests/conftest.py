@@ -29,12 +29,15 @@ def postgres(session_dir):
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
-def api(request, session_dir):
-    """The API suite runs once on SQLite and once on PostgreSQL."""
+def api(request, session_dir, tmp_path_factory):
+    """The API suite runs once on SQLite and once on PostgreSQL. Tests' own files (under
+    pytest's temporary directory) and loop devices may be file:// locations."""
     database_url = None
     if request.param == "postgresql":
         database_url = request.getfixturevalue("postgres").new_database()
-    server = ApiServer(os.path.join(session_dir, f"api-{request.param}"), database_url).start()
+    server = ApiServer(os.path.join(session_dir, f"api-{request.param}"), database_url,
+                       extra_conf=f"[glancelab]\nfile_location_dirs = "
+                                  f"{tmp_path_factory.getbasetemp()}, /dev\n").start()
     yield server
     server.stop()
 

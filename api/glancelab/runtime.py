@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 
 from typing import TYPE_CHECKING
 
@@ -30,6 +31,7 @@ class Settings:
     disk_formats: tuple[str, ...]
     container_formats: tuple[str, ...]
     formats: FormatPolicy
+    file_location_dirs: tuple[str, ...]
 
     @classmethod
     def from_config(cls, config: Config) -> "Settings":
@@ -46,6 +48,8 @@ class Settings:
             container_formats=tuple(formats.container_formats),
             formats=FormatPolicy(require_image_format_match=formats.require_image_format_match,
                                  vmdk_allowed_types=tuple(formats.vmdk_allowed_types)),
+            file_location_dirs=tuple(os.path.realpath(path)
+                                     for path in config.glancelab.file_location_dirs),
         )
 
 

@@ -10,11 +10,13 @@ from helpers import ADMIN, Client, identity
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    api = ApiServer(str(tmp_path_factory.mktemp("locpatch")), extra_conf="""
+    api = ApiServer(str(tmp_path_factory.mktemp("locpatch")), extra_conf=f"""
         [DEFAULT]
         show_multiple_locations = true
         show_image_direct_url = true
         image_location_quota = 3
+        [glancelab]
+        file_location_dirs = {tmp_path_factory.getbasetemp()}
         """).start()
     yield api
     api.stop()

@@ -125,3 +125,30 @@ def test_get_locations_is_for_the_service_role_and_admins(admin, alice, api):
     assert owner.status_code == 403 and "fetch_image_location" in owner.json()["message"]
     missing = admin.get("/v2/images/00000000-0000-0000-0000-000000000000/locations")
     assert missing.status_code == 404
+
+
+def test_file_locations_are_confined_to_the_configured_directories(admin, api, tmp_path):
+    """Only under [glancelab] file_location_dirs, resolved, on this host, not a store's."""
+    inside = tmp_path / "snap.img"
+    inside.write_bytes(b"x" * 1000)
+    escape = tmp_path / "escape.img"
+    escape.symlink_to("/etc/passwd")
+    own_db = os.path.join(api.workdir, "glance.sqlite")  # the service's own database
+    for url in ("file:///etc/shadow", "file:///etc/passwd", f"file://{own_db}",
+                f"file://{api.config_path}", f"file://{tmp_path}/../../../../etc/passwd",
+                f"file://{escape}", f"file://otherhost{inside}", "file:///nonexistent/x"):
+        image = admin.create_image()
+        response = admin.post(f"/v2/images/{image['id']}/locations", json={"url": url})
+        assert response.status_code == 400, (url, response.text)
+        # the same words whether or not the file exists
+        assert "No such file" not in response.text and "Permission" not in response.text
+        assert admin.get(f"/v2/images/{image['id']}").json()["status"] == "queued"
+    stored = admin.create_image()
+    assert admin.upload(stored["id"], b"stored data").status_code == 204
+    image = admin.create_image()
+    into_store = f"file://{api.datadir}/{stored['id']}"
+    response = admin.post(f"/v2/images/{image['id']}/locations", json={"url": into_store})
+    assert response.status_code == 400  # outside the directories, and a store's own data
+    image = admin.create_image()
+    response = admin.post(f"/v2/images/{image['id']}/locations", json={"url": f"file://{inside}"})
+    assert response.status_code == 202, response.text

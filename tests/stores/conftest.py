@@ -33,6 +33,9 @@ def multistore_api(session_dir, s3_service, swift_service, s3_proxy, swift_proxy
         [DEFAULT]
         enabled_backends = fast:file, cheap:file, obj:swift, s3:s3, s3flaky:s3, swiftflaky:swift, web:http
 
+        [glancelab]
+        file_location_dirs = {work}/host-files
+
         [glance_store]
         default_backend = fast
 

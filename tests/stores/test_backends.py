@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from helpers import ADMIN, Client, identity
+from helpers import ADMIN, Client, identity, wait_for_task
 
 STORES = ["fast", "cheap", "obj", "s3"]
 
@@ -160,6 +160,27 @@ def test_admin_deletes_one_copy(admin, member, multistore_api):
     assert member.delete(f"/v2/stores/fast/{image['id']}").status_code == 403
     assert admin.delete(f"/v2/stores/nowhere/{image['id']}").status_code == 404
     assert admin.delete(f"/v2/stores/cheap/{image['id']}").status_code == 404
+
+
+def test_deleting_from_a_store_never_deletes_a_registered_host_file(admin, multistore_api):
+    """DELETE /v2/stores/{store}/{image}: the location goes, a file the store did not
+    write stays."""
+    host_files = os.path.join(multistore_api.workdir, "host-files")
+    os.makedirs(host_files, exist_ok=True)
+    host_file = os.path.join(host_files, "user-disk.img")
+    with open(host_file, "wb") as handle:
+        handle.write(b"a user's disk")
+    image = admin.create_image()
+    registered = admin.post(f"/v2/images/{image['id']}/locations",
+                            json={"url": f"file://{host_file}", "metadata": {"store": "cheap"}})
+    assert registered.status_code == 202, registered.text
+    copied = admin.post(f"/v2/images/{image['id']}/import",
+                        json={"method": {"name": "copy-image"}, "stores": ["fast"]})
+    assert copied.status_code == 202, copied.text
+    assert wait_for_task(admin, image["id"])["status"] == "success"
+    assert admin.delete(f"/v2/stores/cheap/{image['id']}").status_code == 204
+    assert open(host_file, "rb").read() == b"a user's disk"
+    assert admin.get(f"/v2/images/{image['id']}/file").content == b"a user's disk"
 
 
 @pytest.mark.parametrize("store, proxy_name", [("s3flaky", "s3_proxy"), ("swiftflaky", "swift_proxy")])

@@ -164,6 +164,9 @@ GLANCELAB_OPTS = [
     cfg.StrOpt("noauth_project_id", default="admin", help="noauth: the caller's project."),
     cfg.StrOpt("noauth_user_id", default="admin", help="noauth: the caller's user."),
     _list("noauth_roles", ["admin", "member", "reader"], "noauth: the caller's roles."),
+    # A file:// location is read with the service's own rights: only under these.
+    _list("file_location_dirs", [],
+          "Directories file:// locations may point into (none by default: file:// off)."),
     # noauth and trusted-proxy believe whoever connects: only on loopback unless said so.
     cfg.BoolOpt("allow_unauthenticated_network", default=False,
                 help="Let noauth or trusted-proxy listen on a non-loopback bind_host."),

@@ -52,10 +52,9 @@ RULES: list[tuple[str, str, str]] = [
     ("upload_image", ADMIN_OR_PROJECT_MEMBER, "PUT /v2/images/{image_id}/file"),
     ("delete_image_location", ADMIN, "DELETE /v2/stores/{store_id}/{image_id}"),
     ("get_image_location", ADMIN_OR_PROJECT_READER, "locations in GET /v2/images/{image_id}"),
-    # Glance lets the owner's members add and set locations too; a location may name any
-    # file the service can read, so glancelab keeps both to admins and services until
-    # file:// locations are confined to configured directories (issue 11). policy.yaml can
-    # widen them.
+    # Glance lets the owner's members add and set locations too; a location is read with
+    # the service's own rights (a file under file_location_dirs, a URL from this host), so
+    # glancelab keeps both to admins and services by default. policy.yaml can widen them.
     ("set_image_location", ADMIN_OR_SERVICE_ROLE, "PATCH /locations"),
     ("add_image_location", ADMIN_OR_SERVICE_ROLE, "POST /v2/images/{image_id}/locations"),
     ("fetch_image_location", SERVICE, "GET /v2/images/{image_id}/locations"),

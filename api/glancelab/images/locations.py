@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
+import stat
+import urllib.parse
 
 from glancelab import errors
 from glancelab.images import lifecycle, schemas
@@ -45,6 +48,8 @@ def resolve(rt: Runtime, body, what: str = "location") -> Resolved:
     if problem:
         raise errors.bad_request(problem)
     url = body["url"]
+    if url.startswith("file:"):
+        url = confined_file_url(rt, url)
     try:
         store = rt.stores.for_location(url, body["metadata"])
         size = store.size_of(url)
@@ -54,6 +59,45 @@ def resolve(rt: Runtime, body, what: str = "location") -> Resolved:
         raise errors.bad_request(f"Cannot use location {url}: {exc}") from exc
     metadata = {**body["metadata"], **rt.stores.location_metadata(store)}
     return Resolved(url, metadata, size, body.get("validation_data") or {})
+
+
+def confined_file_url(rt: Runtime, url: str) -> str:
+    """A file:// location only on this host, only under [glancelab] file_location_dirs and
+    never into a store's own data; the same answer whether or not the file exists."""
+    allowed = rt.settings.file_location_dirs
+    parts = urllib.parse.urlsplit(url)
+    if parts.netloc not in ("",):
+        raise errors.bad_request(f"file:// locations name a file on this host: drop the host "
+                                 f"part {parts.netloc!r}.")
+    path = os.path.normpath(urllib.parse.unquote(parts.path))
+    refusal = errors.bad_request(
+        f"file:// locations may point only into [glancelab] file_location_dirs "
+        f"({', '.join(allowed) or 'none configured, so file:// is off'}); {path} is not "
+        "inside one.")
+    if not allowed or not _inside(path, allowed):
+        raise refusal
+    real = os.path.realpath(path)
+    # An LVM volume is a symlink into /dev (/dev/VG/LV -> /dev/dm-N): a block device is
+    # fine; any other target must itself be inside an allowed directory.
+    if real != path and not _inside(real, allowed) and not _is_block_device(real):
+        raise refusal
+    for store in rt.stores.stores.values():
+        for directory, _ in getattr(store, "datadirs", ()):
+            if _inside(real, (os.path.realpath(directory),)):
+                raise errors.bad_request(f"{path} is inside store {store.id}'s own data: "
+                                         "another image's data cannot be a location.")
+    return "file://" + urllib.parse.quote(path)
+
+
+def _inside(path: str, directories) -> bool:
+    return any(path == d or path.startswith(d.rstrip("/") + "/") for d in directories)
+
+
+def _is_block_device(path: str) -> bool:
+    try:
+        return stat.S_ISBLK(os.stat(path).st_mode)
+    except OSError:
+        return False
 
 
 def list_locations(ctx: RequestContext, image_id: str) -> list[dict]:

@@ -99,4 +99,6 @@ class Store(abc.ABC):
         return {}
 
     def owns(self, url: str) -> bool:
-        return url.split("://", 1)[0] in self.url_schemes
+        """Whether this store wrote the data at url (and so may delete it). A store that
+        only reads (HTTP) owns nothing; drivers that write say what is theirs."""
+        return False

@@ -64,6 +64,8 @@ def delete_from_store(rt: Runtime, ctx: RequestContext, store_id: str, image_id:
         ImageLocation.delete().where(ImageLocation.id.in_([row.id for row in mine])).execute()
         Image.update(updated_at=utcnow()).where(Image.id == image.id).execute()
     for row in mine:
+        if not store.owns(row.url):
+            continue  # a registered location (a host file, a web URL): not ours to delete
         try:
             store.delete(row.url)
         except Exception:  # noqa: BLE001 - the location is gone; recovery sweeps the data
