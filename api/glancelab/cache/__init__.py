@@ -163,6 +163,8 @@ class ImageCache:
         QueuedImage.insert(image_id=image_id).on_conflict_ignore().execute()
 
     def delete(self, image_id: str, reason: str = "deleted") -> bool:
+        if not is_entry_name(image_id):
+            return False  # not an image id: nothing of the cache's own is ever named here
         self._connect()
         existed = os.path.exists(self.path_of(image_id))
         with contextlib.suppress(FileNotFoundError):
