@@ -1,5 +1,5 @@
 """Reading request input: JSON bodies bounded in size and shape, text without NUL bytes or
-broken UTF-8 anywhere (path, query, headers, body), so a database never sees what it
+broken UTF-8 anywhere (path, query, body; identity headers in identity/middleware.py), so a database never sees what it
 cannot store and a client gets a 400 that says what is wrong."""
 
 from __future__ import annotations
@@ -75,8 +75,9 @@ def check_document(document) -> None:
 
 
 class InputGuard:
-    """Falcon middleware: the request's path, query string and identity headers are text
-    a database can hold, before any resource sees them."""
+    """Falcon middleware: the request's path and query string are text a database can
+    hold, before any resource sees them (identity headers are checked where they are
+    decoded, in identity/middleware.py)."""
 
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
         check_text(req.path, "The request path")
@@ -84,10 +85,6 @@ class InputGuard:
             check_text(key, "A query parameter name")
             for item in value if isinstance(value, list) else [value]:
                 check_text(item, f"Query parameter {key}")
-        for name in ("X-Project-Id", "X-Tenant-Id", "X-User-Id", "X-Roles"):
-            value = req.get_header(name)
-            if value is not None:
-                check_text(value, f"Header {name}")
 
 
 def accepted(resp: falcon.Response) -> None:
