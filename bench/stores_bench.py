@@ -85,7 +85,10 @@ def direct_s3(env: dict, source: str) -> tuple[float, float]:
     import boto3
     s3 = boto3.client("s3", endpoint_url=env["S3_ENDPOINT"], aws_access_key_id=env["S3_ACCESS_KEY"],
                       aws_secret_access_key=env["S3_SECRET_KEY"], region_name="us-east-1")
-    s3.create_bucket(Bucket="direct")
+    try:
+        s3.create_bucket(Bucket="direct")
+    except s3.exceptions.BucketAlreadyOwnedByYou:
+        pass  # a second round in the same run
     up = timed(lambda: s3.upload_file(source, "direct", "obj"))
 
     def read():

@@ -283,3 +283,36 @@ def test_api_nodes_starting_together_share_one_new_bucket(s3_service):
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
         stores = list(pool.map(start_node, range(8)))
     assert len(stores) == 8 and all(store._bucket_ready for store in stores)
+
+
+@pytest.mark.parametrize("store", ["obj", "s3"])
+def test_client_cut_mid_upload_leaves_no_segment_or_part(admin, store, multistore_api,
+                                                         s3_client, swift_client):
+    """Several segments (parts) are already written or in flight when the client goes."""
+    import socket
+    import time
+    image = admin.create_image()
+    host, port = multistore_api.url.split("//")[1].split(":")
+    headers = "".join(f"{k}: {v}\r\n" for k, v in ADMIN.items())
+    with socket.create_connection((host, int(port))) as sock:
+        sock.sendall(f"PUT /v2/images/{image['id']}/file HTTP/1.1\r\nHost: x\r\n{headers}"
+                     "Content-Type: application/octet-stream\r\n"
+                     f"X-Image-Meta-Store: {store}\r\n"
+                     f"Content-Length: {16 * 1024 * 1024}\r\n\r\n".encode())
+        sock.sendall(os.urandom(12 * 1024 * 1024 + 5))
+    deadline = time.monotonic() + 30
+    while admin.get(f"/v2/images/{image['id']}").json()["status"] != "queued" or \
+            time.monotonic() < deadline and _leftovers(store, image["id"], s3_client, swift_client):
+        assert time.monotonic() < deadline, multistore_api.log()
+        time.sleep(0.1)
+    assert _leftovers(store, image["id"], s3_client, swift_client) == []
+
+
+def _leftovers(store, image_id, s3_client, swift_client):
+    if store == "s3":
+        listed = s3_client.list_objects_v2(Bucket="glance-images", Prefix=image_id)
+        uploads = s3_client.list_multipart_uploads(Bucket="glance-images").get("Uploads", [])
+        return [o["Key"] for o in listed.get("Contents", [])] + \
+            [u["Key"] for u in uploads if u["Key"] == image_id]
+    _, objects = swift_client.get_container("glance", prefix=image_id)
+    return [o["name"] for o in objects]

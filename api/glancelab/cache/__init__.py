@@ -1,16 +1,19 @@
 """The image cache: image data kept on this node's disk after a first download.
 
-The first full download of an active image is teed into incomplete/ and committed
+The first full download of an active image fills incomplete/, and the copy is committed
 (renamed into place) only when its size and md5 match the image; later downloads are
-served from the file with sendfile. A cache file that changed since it was committed
-(size, inode or mtime) is dropped, never served; a write error while teeing (a full
-disk) drops the copy, never the download.
+served from the file with sendfile. Data that is a local file (the filesystem store) is
+sent with sendfile while a helper thread copies it in the kernel (copy_file_range) and
+then checks the copy; other data is teed through Python on its way to the client. A
+cache file that changed since it was committed (size, inode or mtime) is dropped, never
+served; a write error while filling (a full disk) drops the copy, never the download.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime
+import errno
 import hashlib
 import logging
 import os
@@ -18,6 +21,8 @@ import threading
 import time
 import uuid
 from typing import Iterator
+
+from glancelab.stores.base import ReadHandle
 
 from glancelab.cache.models import CachedImage, QueuedImage, open_cache_database
 from glancelab.cache.nodes import NodeIndex
@@ -27,6 +32,8 @@ from glancelab.db.models import utcnow
 LOG = logging.getLogger(__name__)
 INCOMPLETE = "incomplete"
 DB_FILE = "cache.db"
+COPY_STEP = 64 * 1024 * 1024  # one kernel copy call; bounds how long a stop waits
+VERIFY_CHUNK = 1024 * 1024
 
 
 class ImageCache:
@@ -38,6 +45,8 @@ class ImageCache:
         self.stall_time = stall_time
         self.incomplete_dir = os.path.join(self.directory, INCOMPLETE)
         self._opened_in: int | None = None
+        self._filling: set[str] = set()  # images this process is copying in now
+        self._filling_lock = threading.Lock()
 
     @classmethod
     def from_config(cls, config: Config) -> "ImageCache | None":
@@ -92,11 +101,73 @@ class ImageCache:
          .where(CachedImage.image_id == image_id).execute())
         return handle
 
+    def fill_while_serving(self, image_id: str, size: int | None, checksum: str | None,
+                           handle: ReadHandle) -> ReadHandle:
+        """The handle to send for a first full download, filling the cache on the way.
+
+        A local file stays a file (sendfile) and a thread copies it beside the request;
+        anything else is teed."""
+        if handle.file is not None and size is not None:
+            if self._claim(image_id):
+                source = os.dup(handle.file.fileno())  # its own lifetime; pread-style copy
+                threading.Thread(target=self._copy_in, args=(image_id, size, checksum, source),
+                                 name=f"cache-fill-{image_id}", daemon=True).start()
+            return handle
+        return ReadHandle(length=handle.length,
+                          chunks=self.tee(image_id, size, checksum, handle.iter_chunks()))
+
+    def fill(self, image_id: str, size: int | None, checksum: str | None,
+             handle: ReadHandle) -> None:
+        """Cache the handle's data now (the prefetcher's way), by kernel copy if a file."""
+        if handle.file is not None and size is not None:
+            if self._claim(image_id):
+                source = os.dup(handle.file.fileno())
+                handle.close()
+                self._copy_in(image_id, size, checksum, source)
+            else:
+                handle.close()
+            return
+        for _ in self.tee(image_id, size, checksum, handle.iter_chunks()):
+            pass
+
+    def _claim(self, image_id: str) -> bool:
+        with self._filling_lock:
+            if image_id in self._filling:
+                return False  # one copy per process at a time is enough
+            self._filling.add(image_id)
+            return True
+
+    def _temp_path(self, image_id: str) -> str:
+        return os.path.join(self.incomplete_dir,
+                            f"{image_id}.{os.getpid()}.{threading.get_ident()}")
+
+    def _copy_in(self, image_id: str, size: int, checksum: str | None, source: int) -> None:
+        """Copy `size` bytes of the open fd `source` from offset 0, check, commit; closes it."""
+        temp = self._temp_path(image_id)
+        committed = False
+        try:
+            with open(temp, "wb") as out:
+                copied = _kernel_copy(source, out.fileno(), size)
+            if copied == size and _md5_of(temp) == checksum:
+                committed = self._commit(image_id, temp, size, checksum)
+            elif copied == size:
+                LOG.warning("not caching %s: the copy does not match its checksum", image_id)
+        except OSError as exc:  # full disk, unreadable store file: drop the copy
+            LOG.warning("not caching %s: %s", image_id, exc)
+        except Exception:  # noqa: BLE001 - a helper thread: never let it die silently
+            LOG.exception("caching %s failed", image_id)
+        finally:
+            os.close(source)
+            if not committed:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(temp)
+            with self._filling_lock:
+                self._filling.discard(image_id)
+
     def tee(self, image_id: str, size: int | None, checksum: str | None,
             chunks: Iterator[bytes]) -> Iterator[bytes]:
         """Pass chunks through while writing a copy; commit it only if it is exact."""
-        temp = os.path.join(self.incomplete_dir,
-                            f"{image_id}.{os.getpid()}.{threading.get_ident()}")
+        temp = self._temp_path(image_id)
         try:
             out = open(temp, "wb")
         except OSError as exc:
@@ -120,13 +191,12 @@ class ImageCache:
         finally:
             with contextlib.suppress(OSError):
                 out.close()
-            if complete and writing and written == size and md5.hexdigest() == checksum:
-                self._commit(image_id, temp, size, checksum)
-            else:
+            if not (complete and writing and written == size and md5.hexdigest() == checksum
+                    and self._commit(image_id, temp, size, checksum)):
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(temp)
 
-    def _commit(self, image_id: str, temp: str, size: int, checksum: str | None) -> None:
+    def _commit(self, image_id: str, temp: str, size: int, checksum: str | None) -> bool:
         target = self.path_of(image_id)
         try:
             with open(temp, "rb") as handle:
@@ -135,9 +205,7 @@ class ImageCache:
             stat = os.stat(target)
         except OSError as exc:
             LOG.warning("could not commit cached %s: %s", image_id, exc)
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(temp)
-            return
+            return False
         self._connect()
         now = utcnow()
         (CachedImage.insert(image_id=image_id, size=size, checksum=checksum, hits=0,
@@ -148,6 +216,7 @@ class ImageCache:
         if self.nodes is not None:
             self.nodes.holds(image_id)
         LOG.info("image cached", extra={"image_id": image_id, "size": size})
+        return True
 
     # -- management --------------------------------------------------------------------------
     def cached(self) -> list[CachedImage]:
@@ -240,12 +309,43 @@ class ImageCache:
         if (stat.st_size, stat.st_ino, stat.st_mtime_ns) != (entry.size, entry.inode, entry.mtime_ns):
             return False
         if verify:
-            md5 = hashlib.md5(usedforsecurity=False)
-            with open(self.path_of(entry.image_id), "rb") as handle:
-                while chunk := handle.read(1024 * 1024):
-                    md5.update(chunk)
-            return md5.hexdigest() == entry.checksum
+            return _md5_of(self.path_of(entry.image_id)) == entry.checksum
         return True
+
+
+def _md5_of(path: str) -> str:
+    md5 = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as handle:
+        while chunk := handle.read(VERIFY_CHUNK):
+            md5.update(chunk)
+    return md5.hexdigest()
+
+
+def _kernel_copy(source: int, target: int, size: int) -> int:
+    """Copy size bytes from offset 0 of source to target in the kernel; bytes copied.
+
+    copy_file_range (a reflink where the filesystem can) with explicit source offsets,
+    so the request's sendfile on the same file is not disturbed; sendfile where the
+    kernel cannot copy between these two files."""
+    copied = 0
+    use_copy_range = hasattr(os, "copy_file_range")
+    while copied < size:
+        count = min(COPY_STEP, size - copied)
+        if use_copy_range:
+            try:
+                step = os.copy_file_range(source, target, count, copied)
+            except OSError as exc:
+                if exc.errno not in (errno.EXDEV, errno.ENOSYS, errno.EINVAL,
+                                     errno.EOPNOTSUPP):
+                    raise
+                use_copy_range = False
+                continue
+        else:
+            step = os.sendfile(target, source, copied, count)
+        if step == 0:
+            break  # the source is shorter than the image says: the size check refuses it
+        copied += step
+    return copied
 
 
 def is_entry_name(name: str) -> bool:

@@ -11,7 +11,7 @@ from glancelab.db.models import LOCATIONS_OF, Image
 from glancelab.runtime import Runtime
 from glancelab.identity import access
 from glancelab.images import lifecycle
-from glancelab.images.data import iter_chunks, open_store_data
+from glancelab.images.data import open_store_data
 
 LOG = logging.getLogger(__name__)
 CLEAR_TARGETS = {"cache": "cache", "queue": "queue", "": "both"}
@@ -77,8 +77,7 @@ def prefetch(rt: Runtime) -> dict[str, str]:
         url, metadata = locations[0]
         try:
             handle = open_store_data(rt, url, metadata, 0, image.size or 0)
-            for _ in rt.cache.tee(image.id, image.size, image.checksum, iter_chunks(handle)):
-                pass
+            rt.cache.fill(image.id, image.size, image.checksum, handle)
         except errors.GlanceError as exc:
             results[image_id] = f"failed: {exc.description}"
             continue

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import logging
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
 
 from glancelab import errors
 from glancelab.db.models import LOCATIONS_OF, Image
 from glancelab.identity import access
 from glancelab.identity.context import RequestContext
 from glancelab.images import lifecycle
-from glancelab.images.receive import READ_CHUNK, receive
+from glancelab.images.receive import receive
 from glancelab.runtime import Runtime
-from glancelab.stores import ReadHandle, Store, StoreError, StoreUnavailable, file_chunks
+from glancelab.stores import ReadHandle, Store, StoreError, StoreUnavailable
 
 LOG = logging.getLogger(__name__)
 
@@ -105,9 +105,7 @@ def open_download(rt: Runtime, ctx: RequestContext, image_id: str,
                             last, partial)
     handle = open_store_data(rt, url, metadata, first, last - first + 1)
     if rt.cache is not None and active and not partial:
-        # First full download: tee it into the cache (through Python, not sendfile).
-        handle = ReadHandle(length=handle.length, chunks=rt.cache.tee(
-            image.id, image.size, image.checksum, iter_chunks(handle)))
+        handle = rt.cache.fill_while_serving(image.id, image.size, image.checksum, handle)
     return Download(handle, image, first, last, partial)
 
 
@@ -119,14 +117,3 @@ def open_store_data(rt: Runtime, url: str, metadata: dict, offset: int, length: 
         raise errors.unavailable(f"{exc}; retry later.") from exc
     except StoreError as exc:
         raise errors.GlanceError(500, str(exc)) from exc
-
-
-def iter_chunks(handle: ReadHandle) -> Iterator[bytes]:
-    """The data of a read handle as chunks, whether it is a file or already chunks."""
-    if handle.file is None:
-        yield from handle.chunks
-        return
-    try:
-        yield from file_chunks(handle.file, handle.length, READ_CHUNK)
-    finally:
-        handle.close()

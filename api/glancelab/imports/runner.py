@@ -125,9 +125,9 @@ class ImportJob:
         if method == "copy-image":
             url, metadata = _first_location(image.id)
             handle = data.open_store_data(self.rt, url, metadata, 0, image.size or 0)
-            return data.iter_chunks(handle), image.size
+            return handle.iter_chunks(), image.size
         handle = self.rt.staging.open(self.rt.staging.url_for(image.id))
-        return data.iter_chunks(handle), handle.length
+        return handle.iter_chunks(), handle.length
 
     def _import_to_stores(self, task: Task, image: Image, method: str, request: dict):
         stores = request["stores"]

@@ -82,6 +82,7 @@ def _s3_store(store_id: str, group, description: str):
         chunk_size=group.s3_store_large_object_chunk_size * MiB,
         region=group.s3_store_region_name or "us-east-1",
         addressing_style=group.s3_store_bucket_url_format,
+        parts_in_flight=group.s3_store_thread_pools,
         description=description)
 
 

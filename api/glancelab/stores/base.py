@@ -39,6 +39,16 @@ class ReadHandle:
         if self.closer is not None:
             self.closer()
 
+    def iter_chunks(self, chunk_size: int = 1024 * 1024) -> Iterator[bytes]:
+        """The data as chunks, whether it is a file or already chunks."""
+        if self.file is None:
+            yield from self.chunks
+            return
+        try:
+            yield from file_chunks(self.file, self.length, chunk_size)
+        finally:
+            self.close()
+
 
 def file_chunks(file: BinaryIO, length: int, chunk_size: int) -> Iterator[bytes]:
     """length bytes of an open file, from where it stands, chunk by chunk; closes it after."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Iterable, Iterator
 
 
@@ -58,7 +59,8 @@ class ChunkReader:
     http.client reads request bodies 8 KiB at a time, so a read takes a view of the
     current chunk instead of copying what is left of it. Counts the bytes read, and
     keeps an exception raised by the stream itself (a client that went away, a quota
-    crossed) so the caller can tell it from a backend failure.
+    crossed) so the caller can tell it from a backend failure. `ended` is set once
+    the stream has given its last chunk or failed.
     """
 
     def __init__(self, chunks: Iterable[bytes]):
@@ -67,14 +69,17 @@ class ChunkReader:
         self._offset = 0
         self.size = 0
         self.error: BaseException | None = None
+        self.ended = threading.Event()
 
     def _refill(self) -> bool:
         try:
             chunk = next(self._chunks)
         except StopIteration:
+            self.ended.set()
             return False
         except BaseException as exc:
             self.error = exc
+            self.ended.set()
             raise
         self._chunk, self._offset = memoryview(chunk), 0
         return True

@@ -1,7 +1,8 @@
 """S3 backend (boto3), configured with Glance's s3_store_* keys.
 
 Objects up to s3_store_large_object_size go up in one PUT; larger ones as a multipart
-upload of s3_store_large_object_chunk_size parts, a few in flight at once. The object
+upload of s3_store_large_object_chunk_size parts, s3_store_thread_pools of them in flight
+at once (memory per upload: that many parts plus the one being cut). The object
 exists only once the upload completes, and a failed upload is aborted, so nothing
 half-written stays in the bucket.
 """
@@ -19,7 +20,6 @@ from glancelab.stores.chunking import Pieces, read_up_to
 
 MiB = 1024 * 1024
 READ_CHUNK = MiB
-PARTS_IN_FLIGHT = 3
 
 
 class S3Store(Store):
@@ -29,7 +29,8 @@ class S3Store(Store):
     def __init__(self, store_id: str, host: str, access_key: str, secret_key: str, bucket: str,
                  create_bucket_on_put: bool = False, large_object_size: int = 100 * MiB,
                  chunk_size: int = 10 * MiB, region: str = "us-east-1",
-                 addressing_style: str = "auto", description: str = ""):
+                 addressing_style: str = "auto", parts_in_flight: int = 10,
+                 description: str = ""):
         super().__init__(store_id, description)
         if not host.startswith(("http://", "https://")):
             host = f"https://{host}"
@@ -40,6 +41,9 @@ class S3Store(Store):
         self.large_object_size = large_object_size
         self.chunk_size = max(chunk_size, 5 * MiB)  # S3's smallest part
         self.region = region
+        # s3_store_thread_pools: parts sent at once; each upload holds at most this many
+        # parts plus the one being cut.
+        self.parts_in_flight = parts_in_flight
         self.addressing_style = "path" if addressing_style == "auto" else addressing_style
         self._client = None
         self._client_pid = None
@@ -59,7 +63,7 @@ class S3Store(Store):
                               s3={"addressing_style": self.addressing_style},
                               # no extra CRC per part: the upload path hashes the stream
                               request_checksum_calculation="when_required",
-                              max_pool_connections=PARTS_IN_FLIGHT + 8))
+                              max_pool_connections=self.parts_in_flight + 8))
             self._client_pid = os.getpid()
         return self._client
 
@@ -134,12 +138,12 @@ class S3Store(Store):
         in_flight: list[concurrent.futures.Future] = []
         parts: list[dict] = []
         try:
-            with concurrent.futures.ThreadPoolExecutor(PARTS_IN_FLIGHT) as pool:
+            with concurrent.futures.ThreadPoolExecutor(self.parts_in_flight) as pool:
                 for number, piece in enumerate(Pieces(stream, self.chunk_size), start=1):
                     body = b"".join(piece)
                     size += len(body)
-                    # Bounded memory: at most PARTS_IN_FLIGHT parts wait for the network.
-                    while len(in_flight) >= PARTS_IN_FLIGHT:
+                    # Bounded memory: at most parts_in_flight parts wait for the network.
+                    while len(in_flight) >= self.parts_in_flight:
                         parts.append(in_flight.pop(0).result())
                     in_flight.append(pool.submit(self._upload_part, key, upload_id, number, body))
                 parts.extend(future.result() for future in in_flight)

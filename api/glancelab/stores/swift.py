@@ -2,12 +2,16 @@
 
 Images up to swift_store_large_object_size go up as one streamed PUT; larger ones (and
 uploads of unknown size) as segments of swift_store_large_object_chunk_size joined by a
-static large object manifest. A failed upload deletes the segments it wrote, and the
-image's own object exists only once its PUT or manifest completes.
+static large object manifest. Segments stream straight from the request, one after the
+other; while Swift still writes one (its object servers answer only after their fsync),
+the next is already on its way, up to SEGMENTS_IN_FLIGHT at once, so memory stays one
+chunk per segment. A failed upload deletes every segment it started, and the image's own
+object exists only once its PUT or manifest completes.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import os
 import threading
@@ -19,6 +23,7 @@ from glancelab.stores.chunking import ChunkReader, Pieces
 
 MiB = 1024 * 1024
 READ_CHUNK = MiB
+SEGMENTS_IN_FLIGHT = 3
 
 
 class SwiftStore(Store):
@@ -117,22 +122,29 @@ class SwiftStore(Store):
         return Stored(url=self._url(name), size=counted.size)
 
     def _put_segmented(self, name: str, chunks: Iterable[bytes]) -> Stored:
+        started: list[str] = []
+        in_flight: list[tuple[str, ChunkReader, concurrent.futures.Future]] = []
         segments: list[dict] = []
-        size = 0
         try:
-            for number, piece in enumerate(Pieces(chunks, self.chunk_size), start=1):
-                segment = f"{name}-{number:05d}"
-                counted = ChunkReader(piece)
+            with concurrent.futures.ThreadPoolExecutor(SEGMENTS_IN_FLIGHT) as pool:
                 try:
-                    etag = self.connection.put_object(self.container, segment, contents=counted,
-                                                      chunk_size=READ_CHUNK)
-                except Exception as exc:
-                    if counted.error is not None:  # the upload itself failed, not Swift
-                        raise counted.error from exc
-                    raise self._error(exc, f"writing segment {segment}") from exc
-                segments.append({"path": f"/{self.container}/{segment}", "etag": etag,
-                                 "size_bytes": counted.size})
-                size += counted.size
+                    for number, piece in enumerate(Pieces(chunks, self.chunk_size), start=1):
+                        while len(in_flight) >= SEGMENTS_IN_FLIGHT:
+                            segments.append(self._finished(*in_flight.pop(0)))
+                        segment = f"{name}-{number:05d}"
+                        counted = ChunkReader(piece)
+                        started.append(segment)
+                        future = pool.submit(self._put_segment, segment, counted)
+                        # The next piece reads the same request: wait until this one has
+                        # it all (or failed); Swift's answer for it comes in its own time.
+                        counted.ended.wait()
+                        in_flight.append((segment, counted, future))
+                        if counted.error is not None or (future.done() and future.exception()):
+                            self._finished(*in_flight.pop())  # raises what went wrong
+                    while in_flight:
+                        segments.append(self._finished(*in_flight.pop(0)))
+                finally:
+                    concurrent.futures.wait([future for _, _, future in in_flight])
             if not segments:  # an empty image is one empty object
                 return self._put_single(name, iter(()), 0)
             try:
@@ -141,15 +153,35 @@ class SwiftStore(Store):
             except Exception as exc:
                 raise self._error(exc, f"writing the manifest of {name}") from exc
         except BaseException:
-            self._delete_segments(segments)
+            self._delete_segments(started)
             raise
-        return Stored(url=self._url(name), size=size)
+        return Stored(url=self._url(name), size=sum(s["size_bytes"] for s in segments))
 
-    def _delete_segments(self, segments: list[dict]) -> None:
-        for segment in segments:
+    def _put_segment(self, segment: str, counted: ChunkReader) -> str:
+        try:
+            return self.connection.put_object(self.container, segment, contents=counted,
+                                              chunk_size=READ_CHUNK)
+        finally:
+            counted.ended.set()  # Swift failed before reading it all: the feeder goes on
+
+    def _finished(self, segment: str, counted: ChunkReader,
+                  future: concurrent.futures.Future) -> dict:
+        try:
+            etag = future.result()
+        except Exception as exc:
+            if counted.error is not None:  # the upload itself failed, not Swift
+                raise counted.error from exc
+            raise self._error(exc, f"writing segment {segment}") from exc
+        if counted.error is not None:
+            raise counted.error
+        return {"path": f"/{self.container}/{segment}", "etag": etag,
+                "size_bytes": counted.size}
+
+    def _delete_segments(self, names: list[str]) -> None:
+        for segment in names:
             try:
-                self.connection.delete_object(self.container, segment["path"].rsplit("/", 1)[1])
-            except Exception:  # noqa: BLE001 - best effort; the first error is what matters
+                self.connection.delete_object(self.container, segment)
+            except Exception:  # noqa: BLE001 - best effort (404 too); the first error matters
                 pass
 
     def _url(self, name: str) -> str:
