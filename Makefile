@@ -33,8 +33,7 @@ test: install-test
 bench: install-test
 	WITH_BENCH=1 scripts/install-system-deps
 	$(BIN)/python bench/api_bench.py
-	$(BIN)/python bench/stores_bench.py
-	$(BIN)/python bench/cache_bench.py
+	$(BIN)/python bench/data_path.py
 	$(BIN)/python bench/labs_bench.py
 	$(BIN)/python bench/module_count.py
 	$(BIN)/python bench/auth_bench.py
