@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import peewee
 
+from glancelab.db import ImmediateSqliteDatabase
 from glancelab.db.models import utcnow
 
 cache_database = peewee.DatabaseProxy()
@@ -33,8 +34,8 @@ class QueuedImage(CacheModel):
 
 
 def open_cache_database(path: str) -> peewee.Database:
-    db = peewee.SqliteDatabase(path, pragmas={"journal_mode": "wal", "synchronous": "normal",
-                                              "busy_timeout": 15000})
+    db = ImmediateSqliteDatabase(path, pragmas={"journal_mode": "wal", "synchronous": "normal",
+                                                       "busy_timeout": 15000})
     cache_database.initialize(db)
     db.create_tables([CachedImage, QueuedImage], safe=True)
     return db

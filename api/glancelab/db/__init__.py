@@ -16,6 +16,20 @@ class ReconnectingPostgresqlDatabase(ReconnectMixin, peewee.PostgresqlDatabase):
     """Reconnects once when PostgreSQL restarted under a long-lived worker."""
 
 
+class ImmediateSqliteDatabase(peewee.SqliteDatabase):
+    """SQLite whose transactions take the write lock when they begin.
+
+    A deferred transaction that reads and then writes cannot wait for the lock: once
+    another worker has committed since its read, SQLite answers "database is locked" at
+    once, whatever busy_timeout says. BEGIN IMMEDIATE waits (up to busy_timeout) at the
+    start instead, so concurrent writers queue rather than fail. Every explicit
+    transaction here writes; single statements run in autocommit as before.
+    """
+
+    def begin(self, lock_type=None):
+        return super().begin(lock_type or "IMMEDIATE")
+
+
 class DatabaseURLError(ValueError):
     pass
 
@@ -28,7 +42,7 @@ SQLITE_PRAGMAS = {
     "cache_size": -16000,
 }
 # Schemes as glance-api.conf spells them (SQLAlchemy's driver suffix included).
-DATABASES = {"sqlite": peewee.SqliteDatabase, "postgresql": ReconnectingPostgresqlDatabase,
+DATABASES = {"sqlite": ImmediateSqliteDatabase, "postgresql": ReconnectingPostgresqlDatabase,
              "postgres": ReconnectingPostgresqlDatabase,
              "postgresql+psycopg2": ReconnectingPostgresqlDatabase}
 
@@ -45,11 +59,11 @@ def open_database(url: str) -> peewee.Database:
                                "sqlite:///PATH or postgresql://USER:PASS@HOST:PORT/DB")
     params = db_url.parse(url, unquote_password=True, unquote_user=True)
     name = params.pop("database", "")
-    if kind is peewee.SqliteDatabase:
+    if kind is ImmediateSqliteDatabase:
         if not name or name == ":memory:":
             raise DatabaseURLError("sqlite needs a file path, e.g. sqlite:///var/glance.sqlite")
         os.makedirs(os.path.dirname(os.path.abspath(name)), exist_ok=True)
-        return peewee.SqliteDatabase(name, pragmas=SQLITE_PRAGMAS, **params)
+        return ImmediateSqliteDatabase(name, pragmas=SQLITE_PRAGMAS, **params)
     return kind(name, **params)
 
 
