@@ -18,14 +18,11 @@ from glancelab.images.digest import ParallelDigest
 from glancelab.quotas.service import StorageGrant
 from glancelab.runtime import Runtime
 from glancelab.stores import Store, Stored, StoreError, StoreFull, StoreUnavailable
+from glancelab.web.body import drain
 
 LOG = logging.getLogger(__name__)
 
 READ_CHUNK = 1024 * 1024
-# After a failed upload, read (and drop) up to this much of what the client is still
-# sending, so that a client that only reads the response once its body is sent gets our
-# error instead of a reset connection. Beyond it the connection is closed.
-DRAIN_LIMIT = 256 * 1024 * 1024
 
 
 class UploadInterrupted(Exception):
@@ -120,15 +117,6 @@ def receive(rt: Runtime, image: Image, stream: BinaryIO, content_length: int | N
             drain(stream)
         raise as_http_error(exc, store.id) from exc
     return stored, writer
-
-
-def drain(stream: BinaryIO) -> None:
-    drained = 0
-    try:
-        while drained < DRAIN_LIMIT and (chunk := stream.read(READ_CHUNK)):
-            drained += len(chunk)
-    except Exception:  # noqa: BLE001 - the client went away: nothing left to answer
-        pass
 
 
 def as_http_error(exc: BaseException, store_id: str, state: str = "queued") -> BaseException:

@@ -87,6 +87,36 @@ class InputGuard:
                 check_text(item, f"Query parameter {key}")
 
 
+# After a refusal or a failed upload, read (and drop) up to this much of what the client
+# is still sending, so that a client that reads the answer only once its body is sent
+# gets it, and a client that reuses the connection is not reset. Beyond it the
+# connection is closed.
+DRAIN_LIMIT = 256 * 1024 * 1024
+DRAIN_CHUNK = 1024 * 1024
+
+
+def drain(stream) -> None:
+    drained = 0
+    try:
+        while drained < DRAIN_LIMIT and (chunk := stream.read(DRAIN_CHUNK)):
+            drained += len(chunk)
+    except Exception:  # noqa: BLE001 - the client went away: nothing left to answer
+        pass
+
+
+class UnreadBody:
+    """Falcon middleware: a request answered with an error before its body was read
+    (a 409 on a staged image, a 400 for an unknown store) has the rest of the body read
+    and dropped, so the keep-alive connection stays usable. The server alone would drop
+    only the first 64 KiB and then close it under the client's next request."""
+
+    def process_response(self, req: falcon.Request, resp: falcon.Response, resource,
+                         req_succeeded: bool) -> None:
+        if (req.content_length or req.get_header("Transfer-Encoding")) and \
+                resp.status_code >= 400:
+            drain(req.stream)  # already read to its end: returns at once
+
+
 def accepted(resp: falcon.Response) -> None:
     """202 with no body. Not labelled JSON: glanceclient parses any JSON-typed body."""
     resp.status = falcon.HTTP_202
