@@ -26,7 +26,7 @@ from glancelab.stores import resources as stores
 from glancelab.stores.filesystem import FilesystemStore
 from glancelab.stores.staging import staging_store
 from glancelab.web import discovery
-from glancelab.web.body import InputGuard, UnreadBody
+from glancelab.web.body import ClientTimeout, InputGuard, UnreadBody
 
 
 def build_runtime(config: Config) -> Runtime:
@@ -52,7 +52,8 @@ def create_app(config: Config, runtime: Runtime | None = None) -> falcon.App:
         default_user=config.glancelab.noauth_user_id,
         default_roles=config.glancelab.noauth_roles,
     )
-    app = falcon.App(middleware=[RequestIdMiddleware(), UnreadBody(), InputGuard(), identity])
+    app = falcon.App(middleware=[RequestIdMiddleware(), ClientTimeout(config.client_socket_timeout),
+                                 UnreadBody(), InputGuard(), identity])
     app.req_options.strip_url_path_trailing_slash = True
     app.req_options.auto_parse_qs_csv = False
     app.resp_options.secure_cookies_by_default = False

@@ -77,6 +77,9 @@ DEFAULT_OPTS = [
     cfg.HostAddressOpt("bind_host", default="127.0.0.1", help="Address to listen on."),
     cfg.PortOpt("bind_port", default=9292, help="Port to listen on."),
     cfg.IntOpt("workers", default=2, min=1, help="API worker processes."),
+    cfg.IntOpt("client_socket_timeout", default=900, min=0,
+               help="Seconds a client may send or take nothing before its request is "
+                    "dropped (an upload goes back to queued); 0 waits forever."),
     # Unset: keystone when [paste_deploy] flavor says so, otherwise noauth.
     cfg.StrOpt("auth_strategy", choices=AUTH_STRATEGIES,
                help="keystone (tokens checked with Keystone), noauth (every caller acts as "
@@ -160,7 +163,9 @@ GLANCE_STORE_OPTS = [
 # glancelab's own knobs, kept out of Glance's sections.
 GLANCELAB_OPTS = [
     cfg.IntOpt("import_workers", default=2, min=1, help="Background import threads a worker."),
-    cfg.IntOpt("threads", default=8, min=1, help="Request threads a worker."),
+    # Each transfer holds a thread for as long as it lasts (a stalled client until
+    # client_socket_timeout): enough that slow clients leave room for everyone else.
+    cfg.IntOpt("threads", default=64, min=1, help="Request threads a worker."),
     cfg.StrOpt("noauth_project_id", default="admin", help="noauth: the caller's project."),
     cfg.StrOpt("noauth_user_id", default="admin", help="noauth: the caller's user."),
     _list("noauth_roles", ["admin", "member", "reader"], "noauth: the caller's roles."),
@@ -273,7 +278,7 @@ GLANCE_ONLY_DEFAULT_KEYS = (
     "logging_exception_prefix", "logging_user_identity_format", "default_log_levels",
     "transport_url", "enabled_apis", "enable_v2_api", "enable_v1_api", "registry_host",
     "hashing_algorithm", "enforce_secure_rbac", "my_ip",
-    "host", "state_path", "lock_path", "client_socket_timeout", "http_keepalive",
+    "host", "state_path", "lock_path", "http_keepalive",
     "delayed_delete", "scrub_time", "location_strategy",
     "do_secure_hash", "http_retries", "property_protection_file", "publish_errors",
     "instance_format", "instance_uuid_format", "rate_limit_burst", "rate_limit_interval",

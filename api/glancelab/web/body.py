@@ -104,6 +104,21 @@ def drain(stream) -> None:
         pass
 
 
+class ClientTimeout:
+    """Falcon middleware: client_socket_timeout (Glance's key) on the request's socket,
+    so a client that stops sending (or stops reading) fails its request after that
+    long instead of holding a worker thread forever; a stalled upload then ends as an
+    interrupted one (the image is queued again, its partial data removed)."""
+
+    def __init__(self, seconds: int):
+        self.seconds = seconds or None  # 0: wait forever
+
+    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+        sock = req.env.get("gunicorn.socket")
+        if sock is not None:  # gunicorn makes it blocking again before each request
+            sock.settimeout(self.seconds)
+
+
 class UnreadBody:
     """Falcon middleware: a request answered with an error before its body was read
     (a 409 on a staged image, a 400 for an unknown store) has the rest of the body read
