@@ -207,8 +207,10 @@ def peak_rss(server: ApiServer, source: str) -> float:
 def line(name: str, value: float, ceiling: float, target: float, unit: str = "MB/s") -> dict:
     ratio = value / ceiling if ceiling else float("nan")
     mark = "ok" if ratio >= target else "BELOW TARGET"
-    print(f"{name:<44} {value:8.0f} {unit}  {ratio:5.2f}x ceiling  (target >= {target}x: {mark})")
-    return {"value": round(value), "ratio": round(ratio, 2), "target": target}
+    print(f"{name:<44} {value:8.0f} {unit}  ceiling {ceiling:6.0f}  {ratio:5.2f}x  "
+          f"(target >= {target}x: {mark})")
+    return {"value": round(value), "ceiling": round(ceiling), "ratio": round(ratio, 2),
+            "target": target}
 
 
 def main() -> None:
