@@ -53,6 +53,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10)
     args = parser.parse_args()
     work = tempfile.mkdtemp(prefix="glancelab-db-writes-", dir=os.environ.get("BENCH_DIR"))
+    os.chmod(work, 0o755)  # PostgreSQL runs as its own user
     postgres = Postgres(os.path.join(work, "postgres")).start()
     results = {}
     try:
