@@ -22,12 +22,13 @@ import time
 import uuid
 from typing import Iterator
 
-from glancelab.stores.base import ReadHandle
-
-from glancelab.cache.models import CachedImage, QueuedImage, open_cache_database
+from glancelab.cache.models import (CachedImage, QueuedImage, cache_database,
+                                    open_cache_database)
 from glancelab.cache.nodes import NodeIndex
 from glancelab.conf import Config
+from glancelab.db import database
 from glancelab.db.models import utcnow
+from glancelab.stores.base import ReadHandle
 
 LOG = logging.getLogger(__name__)
 INCOMPLETE = "incomplete"
@@ -110,7 +111,8 @@ class ImageCache:
         if handle.file is not None and size is not None:
             if self._claim(image_id):
                 source = os.dup(handle.file.fileno())  # its own lifetime; pread-style copy
-                threading.Thread(target=self._copy_in, args=(image_id, size, checksum, source),
+                threading.Thread(target=self._copy_in_thread,
+                                 args=(image_id, size, checksum, source),
                                  name=f"cache-fill-{image_id}", daemon=True).start()
             return handle
         return ReadHandle(length=handle.length,
@@ -140,6 +142,17 @@ class ImageCache:
     def _temp_path(self, image_id: str) -> str:
         return os.path.join(self.incomplete_dir,
                             f"{image_id}.{os.getpid()}.{threading.get_ident()}")
+
+    def _copy_in_thread(self, image_id: str, size: int, checksum: str | None,
+                        source: int) -> None:
+        try:
+            self._copy_in(image_id, size, checksum, source)
+        finally:
+            # This thread's own connections (the cache's SQLite, the node index's
+            # database) end with it, not whenever the garbage collector gets to them.
+            for db in (cache_database, database):
+                with contextlib.suppress(Exception):
+                    db.close()
 
     def _copy_in(self, image_id: str, size: int, checksum: str | None, source: int) -> None:
         """Copy `size` bytes of the open fd `source` from offset 0, check, commit; closes it."""
