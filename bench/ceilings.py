@@ -1,20 +1,20 @@
 """The least work an image server can do on this machine, to measure the API against.
 
 `MinimalServer` answers PUT by receiving the body in 1 MiB reads, hashing it with md5
-and sha512 in two threads (as any Glance upload must), writing it to a file (starting
-the disk's writeback as it goes) and fsyncing it; and GET by sending that file with sendfile. curl against it on the same loopback and
-disk is the ceiling an upload and a download through any HTTP server reach here: it
+and sha512 in two threads (as any Glance upload must, with the API's own
+ParallelDigest), writing it to a file (starting the disk's writeback as it goes) and
+fsyncing it; and GET by sending that file with sendfile. curl against it on the same
+loopback and disk is the ceiling an upload and a download through any HTTP server reach here: it
 pays for the client, the kernel's TCP copies and the digests, which a bare `dd` does not.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
-import queue
 import socket
 import threading
 
+from glancelab.images.digest import ParallelDigest
 from glancelab.stores.writeback import Writeback
 
 MiB = 1024 * 1024
@@ -52,14 +52,13 @@ class MinimalServer:
                           if line.lower().startswith(b"content-length")))
         if b"100-continue" in head.lower():
             conn.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
-        digests = [_Digest(hashlib.md5(usedforsecurity=False)), _Digest(hashlib.sha512())]
+        digests = ParallelDigest()
         with open(self.path, "wb", buffering=0) as out:
             writeback = Writeback(out.fileno())  # the disk writes while the data arrives
             chunk, received = first, len(first)
             while True:
                 if chunk:
-                    for digest in digests:
-                        digest.queue.put(chunk)
+                    digests.update(chunk)
                     out.write(chunk)
                     writeback.written(received)
                 if received >= length:
@@ -69,8 +68,7 @@ class MinimalServer:
                     break
                 received += len(chunk)
             os.fsync(out.fileno())
-        for digest in digests:
-            digest.finish()
+        digests.hexdigests()
         conn.sendall(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n")
 
     def _send(self, conn: socket.socket) -> None:
@@ -78,22 +76,6 @@ class MinimalServer:
         conn.sendall(f"HTTP/1.1 200 OK\r\nContent-Length: {size}\r\n\r\n".encode())
         with open(self.path, "rb") as handle:
             conn.sendfile(handle)
-
-
-class _Digest:
-    def __init__(self, algorithm):
-        self.algorithm = algorithm
-        self.queue: queue.Queue = queue.Queue(maxsize=4)
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        while (chunk := self.queue.get()) is not None:
-            self.algorithm.update(chunk)
-
-    def finish(self) -> None:
-        self.queue.put(None)
-        self.thread.join()
 
 
 def _read_head(conn: socket.socket) -> tuple[bytes, bytes]:

@@ -60,7 +60,7 @@ def test_stalled_uploads_neither_block_others_nor_stay_saving(stall_api):
     finally:
         for sock in sockets:
             sock.close()
-    leftovers = [name for name in os.listdir(stall_api.datadir)]
+    leftovers = os.listdir(stall_api.datadir)
     assert leftovers == [], leftovers
     # The images are usable again: a real upload now succeeds.
     assert client.upload(images[0], b"after the stall").status_code == 204
