@@ -16,6 +16,7 @@ install: $(BIN)/python
 install-test: $(BIN)/python
 	scripts/install-system-deps
 	$(BIN)/pip install -q -e '.[test]'
+	scripts/install-ceph-bindings $(VENV)
 	PYTHON=$(PYTHON) scripts/install-openstack-collection
 	PYTHON=$(PYTHON) scripts/install-keystone
 

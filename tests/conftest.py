@@ -74,6 +74,26 @@ def swift_service(session_dir):
 
 
 @pytest.fixture(scope="session")
+def ceph_service(session_dir):
+    """One monitor and one OSD: port, port+1 the monitor's, the next ten the OSD's."""
+    service = Service("ceph", os.path.join(session_dir, "ceph"), free_port_block(12)).start()
+    yield service
+    service.stop()
+
+
+@pytest.fixture(scope="session")
+def ceph_pool(ceph_service):
+    """The `images` pool as Ceph's admin sees it (librbd), to check what the API left."""
+    import rados
+    cluster = rados.Rados(conffile=ceph_service.env["CEPH_CONF"], rados_id="admin")
+    cluster.connect(timeout=10)
+    ioctx = cluster.open_ioctx(ceph_service.env["RBD_STORE_POOL"])
+    yield ioctx
+    ioctx.close()
+    cluster.shutdown()
+
+
+@pytest.fixture(scope="session")
 def s3_client(s3_service):
     import boto3
     env = s3_service.env

@@ -165,8 +165,11 @@ class Service:
                        check=False)
 
     def store_section(self, section: str, container: str, **extra: str) -> str:
-        """A glance-api.conf backend section that uses this server (s3 or swift)."""
-        if self.name == "s3":
+        """A glance-api.conf backend section that uses this server (s3, swift or ceph)."""
+        if self.name == "ceph":  # container: the pool
+            options = {"rbd_store_ceph_conf": self.env["RBD_STORE_CEPH_CONF"],
+                       "rbd_store_user": self.env["RBD_STORE_USER"], "rbd_store_pool": container}
+        elif self.name == "s3":
             options = {"s3_store_host": self.env["S3_ENDPOINT"],
                        "s3_store_access_key": self.env["S3_ACCESS_KEY"],
                        "s3_store_secret_key": self.env["S3_SECRET_KEY"],

@@ -10,7 +10,7 @@ import logging
 
 from glancelab.db.models import Image, ImageLocation, Task
 from glancelab.images import lifecycle
-from glancelab.stores import Store, StoreRegistry
+from glancelab.stores import Store, StoreError, StoreRegistry
 from glancelab.stores.staging import StagingStore
 
 LOG = logging.getLogger(__name__)
@@ -43,8 +43,14 @@ def find_orphans(stores: StoreRegistry,
                  min_age_seconds: float = ORPHAN_MIN_AGE_SECONDS) -> dict[str, list[str]]:
     """Store id -> data files no image row names: reported, never deleted at start."""
     known = {url for (url,) in ImageLocation.select(ImageLocation.url).tuples()}
-    return {store.id: found for store in stores.stores.values()
-            if (found := store.find_orphans(known, min_age_seconds))}
+    found: dict[str, list[str]] = {}
+    for store in stores.stores.values():
+        try:
+            if orphans := store.find_orphans(known, min_age_seconds):
+                found[store.id] = orphans
+        except StoreError as exc:  # a store down at start is reported by its check
+            LOG.warning("could not look for orphans: %s", exc, extra={"store": store.id})
+    return found
 
 
 def report_orphans(stores: StoreRegistry) -> int:

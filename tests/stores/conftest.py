@@ -10,6 +10,7 @@ from harness import ApiServer, FaultyProxy
 
 BUCKET = "glance-images"
 CONTAINER = "glance"
+POOL = "images"
 
 
 @pytest.fixture(scope="session")
@@ -27,11 +28,11 @@ def swift_proxy(swift_service):
 
 
 @pytest.fixture(scope="session")
-def multistore_api(session_dir, s3_service, swift_service, s3_proxy, swift_proxy):
+def multistore_api(session_dir, s3_service, swift_service, ceph_service, s3_proxy, swift_proxy):
     work = os.path.join(session_dir, "api-multistore")
     conf = f"""
         [DEFAULT]
-        enabled_backends = fast:file, cheap:file, obj:swift, s3:s3, s3flaky:s3, swiftflaky:swift, web:http
+        enabled_backends = fast:file, cheap:file, obj:swift, s3:s3, s3flaky:s3, swiftflaky:swift, ceph:rbd, web:http
 
         [glancelab]
         file_location_dirs = {work}/host-files
@@ -60,6 +61,8 @@ def multistore_api(session_dir, s3_service, swift_service, s3_proxy, swift_proxy
         "swiftflaky", f"{CONTAINER}-flaky",
         swift_store_auth_address=f"http://127.0.0.1:{swift_proxy.port}/auth/v1.0",
         swift_store_large_object_size="1", swift_store_large_object_chunk_size="1")
+    # 1 MiB objects: the suite's few-MiB images span several of them.
+    conf += ceph_service.store_section("ceph", POOL, rbd_store_chunk_size="1")
     server = ApiServer(work, extra_conf=conf)
     server.base_store_conf = False
     yield server.start()

@@ -7,7 +7,7 @@ import pytest
 
 from helpers import ADMIN, Client, identity, wait_for_task
 
-STORES = ["fast", "cheap", "obj", "s3"]
+STORES = ["fast", "cheap", "obj", "s3", "ceph"]
 
 
 @pytest.fixture
@@ -100,7 +100,8 @@ def test_read_only_store_refuses_uploads(admin):
 
 def test_info_stores(admin, member, multistore_api):
     stores = member.get("/v2/info/stores").json()["stores"]
-    assert [s["id"] for s in stores] == ["fast", "cheap", "obj", "s3", "s3flaky", "swiftflaky", "web"]
+    assert [s["id"] for s in stores] == ["fast", "cheap", "obj", "s3", "s3flaky", "swiftflaky", "ceph",
+                                      "web"]
     assert stores[0] == {"id": "fast", "description": "Fast disk", "default": "true"}
     assert "type" not in stores[1]
     assert member.get("/v2/info/stores/detail").status_code == 403
@@ -110,6 +111,9 @@ def test_info_stores(admin, member, multistore_api):
     assert detail["cheap"]["weight"] == 50
     assert detail["obj"]["type"] == "swift" and detail["s3"]["type"] == "s3"
     assert detail["web"]["type"] == "http"
+    assert detail["ceph"]["type"] == "rbd"
+    assert detail["ceph"]["properties"] == {"pool": "images", "chunk_size": 1024 * 1024,
+                                            "thin_provisioning": False}
 
 
 def test_store_ids_header_on_create(admin):
@@ -119,10 +123,14 @@ def test_store_ids_header_on_create(admin):
 
 
 @pytest.mark.parametrize("store", STORES)
-def test_delete_removes_data_from_the_backend(admin, store, multistore_api, s3_client, swift_client):
+def test_delete_removes_data_from_the_backend(admin, store, multistore_api, s3_client, swift_client,
+                                              ceph_pool):
+    import rbd
     image = upload(admin, store, os.urandom(3 * 1024 * 1024))
     assert admin.delete(f"/v2/images/{image['id']}").status_code == 204
-    if store == "s3":
+    if store == "ceph":
+        assert image["id"] not in rbd.RBD().list(ceph_pool)
+    elif store == "s3":
         listed = s3_client.list_objects_v2(Bucket="glance-images", Prefix=image["id"])
         assert listed.get("KeyCount", 0) == 0
     elif store == "obj":
@@ -285,9 +293,9 @@ def test_api_nodes_starting_together_share_one_new_bucket(s3_service):
     assert len(stores) == 8 and all(store._bucket_ready for store in stores)
 
 
-@pytest.mark.parametrize("store", ["obj", "s3"])
+@pytest.mark.parametrize("store", ["obj", "s3", "ceph"])
 def test_client_cut_mid_upload_leaves_no_segment_or_part(admin, store, multistore_api,
-                                                         s3_client, swift_client):
+                                                         s3_client, swift_client, ceph_pool):
     """Several segments (parts) are already written or in flight when the client goes."""
     import socket
     import time
@@ -302,13 +310,17 @@ def test_client_cut_mid_upload_leaves_no_segment_or_part(admin, store, multistor
         sock.sendall(os.urandom(12 * 1024 * 1024 + 5))
     deadline = time.monotonic() + 30
     while admin.get(f"/v2/images/{image['id']}").json()["status"] != "queued" or \
-            time.monotonic() < deadline and _leftovers(store, image["id"], s3_client, swift_client):
+            time.monotonic() < deadline and _leftovers(store, image["id"], s3_client, swift_client,
+                                                       ceph_pool):
         assert time.monotonic() < deadline, multistore_api.log()
         time.sleep(0.1)
-    assert _leftovers(store, image["id"], s3_client, swift_client) == []
+    assert _leftovers(store, image["id"], s3_client, swift_client, ceph_pool) == []
 
 
-def _leftovers(store, image_id, s3_client, swift_client):
+def _leftovers(store, image_id, s3_client, swift_client, ceph_pool):
+    if store == "ceph":  # the finished name or the temporary one of the upload
+        import rbd
+        return [name for name in rbd.RBD().list(ceph_pool) if image_id in name]
     if store == "s3":
         listed = s3_client.list_objects_v2(Bucket="glance-images", Prefix=image_id)
         uploads = s3_client.list_multipart_uploads(Bucket="glance-images").get("Uploads", [])

@@ -237,13 +237,30 @@ S3_STORE_OPTS = [
     cfg.StrOpt("s3_store_region_name", default="", help="Region (empty: us-east-1)."),
 ]
 
+RBD_STORE_OPTS = [
+    cfg.StrOpt("rbd_store_pool", default="images", help="RADOS pool images go in."),
+    cfg.StrOpt("rbd_store_user", help="Ceph client name without 'client.' (its keyring is "
+                                      "found through ceph.conf); empty: librados's default."),
+    cfg.StrOpt("rbd_store_ceph_conf", default="/etc/ceph/ceph.conf",
+               help="ceph.conf of the cluster (monitors, keyring path)."),
+    cfg.IntOpt("rbd_store_chunk_size", default=8, min=1,
+               help="MiB: the RADOS object size of each image, and the unit it is written "
+                    "and read in (a power of two)."),
+    # Glance's default 0 leaves librados's client_mount_timeout (300 s): a dead cluster
+    # would hold a request for five minutes before its 503.
+    cfg.IntOpt("rados_connect_timeout", default=10, min=0,
+               help="Seconds to reach the monitors; 0: librados's client_mount_timeout."),
+    cfg.BoolOpt("rbd_thin_provisioning", default=False,
+                help="Skip writing chunks of zeros (the image stays sparse)."),
+]
+
 HTTP_STORE_OPTS = [
     cfg.BoolOpt("https_insecure", default=True, help="Accepted; glancelab does not use it."),
     cfg.StrOpt("https_ca_certificates_file", help="Accepted; glancelab does not use it."),
 ]
 
 DRIVER_OPTS = {"file": FILE_STORE_OPTS, "swift": SWIFT_STORE_OPTS, "s3": S3_STORE_OPTS,
-               "http": HTTP_STORE_OPTS}
+               "rbd": RBD_STORE_OPTS, "http": HTTP_STORE_OPTS}
 
 # Glance's reserved stores: only a directory.
 RESERVED_STORES = ("os_glance_staging_store", "os_glance_tasks_store")
@@ -270,7 +287,7 @@ GLANCE_ONLY_SECTIONS = (
     "oslo_messaging_rabbit", "oslo_middleware", "oslo_concurrency", "cors", "profiler", "wsgi",
     "taskflow_executor", "task", "store_type_location_strategy", "key_manager", "barbican",
     "healthcheck", "oslo_reports", "image_import_opts", "inject_metadata_properties",
-    "glance.store.http.store", "cinder", "rbd", "vmware", "swift",
+    "glance.store.http.store", "cinder", "vmware", "swift",
 )
 GLANCE_ONLY_DEFAULT_KEYS = (
     "log_file", "log_dir", "use_syslog", "use_journal", "use_json", "use_stderr",

@@ -40,7 +40,9 @@ class Resolved:
     validation: dict
 
 
-def resolve(rt: Runtime, body, what: str = "location") -> Resolved:
+def resolve(rt: Runtime, body, what: str = "location",
+            own_urls: frozenset[str] = frozenset()) -> Resolved:
+    """A location checked and sized; own_urls are the image's current ones (kept as is)."""
     if not isinstance(body, dict):
         raise errors.bad_request(f"A {what} must be a JSON object with a 'url'.")
     body = {"metadata": {}, **body}
@@ -52,6 +54,10 @@ def resolve(rt: Runtime, body, what: str = "location") -> Resolved:
         url = confined_file_url(rt, url)
     try:
         store = rt.stores.for_location(url, body["metadata"])
+        if url not in own_urls and store.owns(url):
+            # Its delete would destroy the image that wrote it.
+            raise errors.bad_request(f"{url} is data store {store.id} wrote for an image: "
+                                     "another image's data cannot be a location.")
         size = store.size_of(url)
     except StoreUnavailable as exc:
         raise errors.unavailable(f"{exc}; retry later.") from exc
@@ -148,18 +154,20 @@ def check_patch_allowed(rt: Runtime, ctx: RequestContext, image: Image,
     access.authorize_image(ctx, image, "set_image_location")
 
 
-def resolve_patch_values(rt: Runtime, changes: list[Change]) -> dict[int, list[Resolved]]:
+def resolve_patch_values(rt: Runtime, image: Image,
+                         changes: list[Change]) -> dict[int, list[Resolved]]:
     """Check every new location (network I/O) before the transaction that applies them."""
     resolved: dict[int, list[Resolved]] = {}
+    own = frozenset(url for url, _ in LOCATIONS_OF.rows(image.id))
     for position, change in enumerate(changes):
         if change.attribute != "locations" or change.op == "remove":
             continue
         if change.index is None:  # replace /locations: a whole list
             if not isinstance(change.value, list):
                 raise errors.bad_request("replace /locations needs a list of locations.")
-            resolved[position] = [resolve(rt, item) for item in change.value]
+            resolved[position] = [resolve(rt, item, own_urls=own) for item in change.value]
         else:
-            resolved[position] = [resolve(rt, change.value)]
+            resolved[position] = [resolve(rt, change.value, own_urls=own)]
     return resolved
 
 
@@ -224,6 +232,20 @@ def _check_consistent(rt: Runtime, image: Image, locations: list[Resolved]) -> N
                                  f"differ ({', '.join(str(s) for s in sorted(sizes))} bytes"
                                  + (f", image has {expected}" if expected is not None else "")
                                  + ").")
+
+
+def refuse_if_in_use(rt: Runtime, image_id: str, locations: list[tuple[str, dict]]) -> None:
+    """409 before anything goes when a store says its data is used elsewhere (rbd clones)."""
+    for url, metadata in locations:
+        try:
+            reason = rt.stores.for_location(url, metadata).in_use(url)
+        except StoreUnavailable as exc:
+            raise errors.unavailable(f"{exc}; nothing was deleted, retry later.") from exc
+        except StoreError:
+            continue  # unreadable data does not keep an image alive
+        if reason:
+            raise errors.conflict(f"Image {image_id} could not be deleted because it is in "
+                                  f"use: {reason}.")
 
 
 def delete_owned_data(rt: Runtime, image_id: str, locations: list[tuple[str, dict]]) -> None:

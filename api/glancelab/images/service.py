@@ -9,7 +9,8 @@ from glancelab import errors
 from glancelab.images import schemas
 from glancelab.identity.context import RequestContext
 from glancelab.db import database
-from glancelab.db.models import Image, ImageLocation, ImageProperty, ImageTag, utcnow
+from glancelab.db.models import (LOCATIONS_OF, Image, ImageLocation, ImageProperty, ImageTag,
+                                 utcnow)
 from glancelab.runtime import Runtime
 from glancelab.identity import access
 from glancelab.images import lifecycle, locations
@@ -104,7 +105,7 @@ def update_image(rt: Runtime, ctx: RequestContext, image_id: str, document) -> I
     image = access.get_visible_image(ctx, image_id)
     access.authorize_image(ctx, image, "modify_image")
     locations.check_patch_allowed(rt, ctx, image, changes)
-    resolved = locations.resolve_patch_values(rt, changes)
+    resolved = locations.resolve_patch_values(rt, image, changes)
     with database.atomic():
         image = access.get_visible_image(ctx, image_id)  # as it is now, in the transaction
         details = ImageDetails([image], with_locations=False)
@@ -151,12 +152,18 @@ def _save_changes(image: Image, before: dict, after: dict) -> None:
 
 
 def delete_image(rt: Runtime, ctx: RequestContext, image_id: str) -> None:
-    with database.atomic():
+    def allowed() -> Image:
         image = access.get_visible_image(ctx, image_id)
         access.authorize_image(ctx, image, "delete_image")
         if image.protected:
             raise errors.forbidden(f"Image {image_id} is protected and cannot be deleted; "
                                    "set protected to false first.")
+        return image
+
+    # Store I/O before the transaction: clones of an rbd snapshot keep the image (409).
+    locations.refuse_if_in_use(rt, image_id, list(LOCATIONS_OF.rows(allowed().id)))
+    with database.atomic():
+        image = allowed()
         rows = [(row.url, row.metadata) for row in
                 ImageLocation.select().where(ImageLocation.image == image.id)]
         image.delete_instance(recursive=True)

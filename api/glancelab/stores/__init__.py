@@ -6,14 +6,14 @@ import logging
 
 from glancelab.conf import Config, ConfigError
 from glancelab.stores.base import (ReadHandle, Store, Stored, StoreError, StoreFull,
-                                   StoreUnavailable, file_chunks)
+                                   StoreInUse, StoreUnavailable, file_chunks)
 from glancelab.stores.filesystem import FilesystemStore
 
 LOG = logging.getLogger(__name__)
 MiB = 1024 * 1024
 
 __all__ = ["StoreRegistry", "build_registry", "Store", "Stored", "ReadHandle", "StoreError",
-           "StoreFull", "StoreUnavailable", "file_chunks"]
+           "StoreFull", "StoreInUse", "StoreUnavailable", "file_chunks"]
 
 
 def _parse_datadirs(values: list[str]) -> list[tuple[str, int]]:
@@ -86,12 +86,24 @@ def _s3_store(store_id: str, group, description: str):
         description=description)
 
 
+def _rbd_store(store_id: str, group, description: str):
+    from glancelab.stores.rbd import RbdStore
+    try:
+        return RbdStore(store_id, group.rbd_store_pool, group.rbd_store_user,
+                        group.rbd_store_ceph_conf, group.rbd_store_chunk_size * MiB,
+                        connect_timeout=group.rados_connect_timeout,
+                        thin_provisioning=group.rbd_thin_provisioning, description=description)
+    except StoreError as exc:
+        raise ConfigError(str(exc)) from None
+
+
 def _http_store(store_id: str, group, description: str):
     from glancelab.stores.http import HttpStore
     return HttpStore(store_id, description)
 
 
-FACTORIES = {"file": _file_store, "swift": _swift_store, "s3": _s3_store, "http": _http_store}
+FACTORIES = {"file": _file_store, "swift": _swift_store, "s3": _s3_store, "rbd": _rbd_store,
+             "http": _http_store}
 
 
 class StoreRegistry:

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import uuid
 from typing import BinaryIO, Callable, Iterable, Iterator
+
+
+def is_image_id(name: str) -> bool:
+    """Stores name what they write by image id; any other name was put there by someone else."""
+    try:
+        return str(uuid.UUID(name)) == name
+    except ValueError:
+        return False
 
 
 class StoreError(Exception):
@@ -13,6 +22,10 @@ class StoreError(Exception):
 
 class StoreFull(StoreError):
     """No room left in the backend (answered 413, like Glance's StorageFull)."""
+
+
+class StoreInUse(StoreError):
+    """The data is used by something outside glancelab (an rbd clone): answered 409."""
 
 
 class StoreUnavailable(StoreError):
@@ -97,6 +110,11 @@ class Store(abc.ABC):
 
     def delete_orphan(self, path: str) -> None:
         raise StoreError(f"store {self.id!r} cannot delete orphans")
+
+    def in_use(self, url: str) -> str | None:
+        """Why the data at url cannot be deleted now (e.g. clones of its rbd snapshot), or
+        None. Asked before an image's metadata goes, so a refused delete keeps both."""
+        return None
 
     def prepare(self) -> None:
         """Make what the store needs locally (its directories); run once at start."""

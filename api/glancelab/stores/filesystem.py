@@ -11,22 +11,14 @@ import errno
 import os
 import shutil
 import time
-import uuid
 from typing import Iterable
 from urllib.parse import unquote, urlparse
 
 from glancelab.stores.base import (ReadHandle, Store, Stored, StoreError, StoreFull,
-                                   file_chunks)
+                                   file_chunks, is_image_id)
 from glancelab.stores.writeback import Writeback
 
 TEMP_PREFIX = ".tmp-"
-
-
-def _is_image_id(name: str) -> bool:
-    try:
-        return str(uuid.UUID(name)) == name
-    except ValueError:
-        return False
 
 
 class FilesystemStore(Store):
@@ -150,7 +142,7 @@ class FilesystemStore(Store):
         for directory, _ in self.datadirs:
             for name in _listdir(directory):
                 path = os.path.join(directory, name)
-                if not _is_image_id(name) or path in known_paths:
+                if not is_image_id(name) or path in known_paths:
                     continue
                 try:
                     if now - os.stat(path).st_mtime < min_age_seconds:
@@ -162,7 +154,7 @@ class FilesystemStore(Store):
 
     def delete_orphan(self, path: str) -> None:
         if os.path.dirname(path) not in {directory for directory, _ in self.datadirs} or \
-                not _is_image_id(os.path.basename(path)):
+                not is_image_id(os.path.basename(path)):
             raise StoreError(f"{path} is not an image file of store {self.id!r}")
         _remove_quietly(path)
 

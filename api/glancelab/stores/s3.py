@@ -15,7 +15,8 @@ import os
 from typing import Iterable
 from urllib.parse import urlparse
 
-from glancelab.stores.base import ReadHandle, Store, Stored, StoreError, StoreUnavailable
+from glancelab.stores.base import (ReadHandle, Store, Stored, StoreError, StoreUnavailable,
+                                   is_image_id)
 from glancelab.stores.chunking import Pieces, read_up_to
 
 MiB = 1024 * 1024
@@ -210,8 +211,10 @@ class S3Store(Store):
 
     def owns(self, url: str) -> bool:
         parsed = urlparse(url)
+        bucket, key = self._split(url)
+        # Only the objects it writes (named by image id): a registered object is only read.
         return (parsed.scheme in self.url_schemes and parsed.netloc == urlparse(self.host).netloc
-                and self._split(url)[0] == self.bucket)
+                and bucket == self.bucket and is_image_id(key))
 
 
 def _is_botocore(exc: BaseException) -> bool:

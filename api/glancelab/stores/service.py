@@ -10,7 +10,7 @@ from glancelab.db import database
 from glancelab.db.models import ImageLocation, utcnow, Image
 from glancelab.runtime import Runtime
 from glancelab.identity import access
-from glancelab.images import lifecycle
+from glancelab.images import lifecycle, locations
 
 LOG = logging.getLogger(__name__)
 
@@ -46,6 +46,11 @@ def delete_from_store(rt: Runtime, ctx: RequestContext, store_id: str, image_id:
     store = rt.stores.get(store_id)
     if store is None:
         raise errors.not_found(f"Unknown store {store_id}; see GET /v2/info/stores.")
+    image = access.get_visible_image(ctx, image_id)
+    access.authorize_image(ctx, image, "delete_image_location")
+    locations.refuse_if_in_use(rt, image_id, [
+        (row.url, row.metadata) for row in ImageLocation.select().where(
+            ImageLocation.image == image.id) if row.metadata.get("store") == store_id])
     with database.atomic():
         image = access.get_visible_image(ctx, image_id)
         access.authorize_image(ctx, image, "delete_image_location")

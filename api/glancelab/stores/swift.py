@@ -18,7 +18,8 @@ import threading
 from typing import Iterable
 from urllib.parse import urlparse
 
-from glancelab.stores.base import ReadHandle, Store, Stored, StoreError, StoreUnavailable
+from glancelab.stores.base import (ReadHandle, Store, Stored, StoreError, StoreUnavailable,
+                                   is_image_id)
 from glancelab.stores.chunking import ChunkReader, Pieces
 
 MiB = 1024 * 1024
@@ -235,5 +236,7 @@ class SwiftStore(Store):
                 "swift_store_large_object_chunk_size": self.chunk_size // MiB}
 
     def owns(self, url: str) -> bool:
-        return url.startswith(f"swift+config://{self.id}/")
+        # Only the objects it writes (named by image id): a registered object is only read.
+        return url.startswith(f"swift+config://{self.id}/{self.container}/") and \
+            is_image_id(url.rsplit("/", 1)[-1])
 
