@@ -4,11 +4,12 @@ On the same disk: the `dd` copy with fsync (the disk's ceiling), md5 then sha512
 core (what a naive upload costs) and beside each other on two cores, the least an HTTP
 image server can do here (ceilings.py: curl to a receiver that hashes, writes and fsyncs,
 and from a sendfile), an upload to the file store, its first download with
-the image cache on (served while the cache fills) and a cached download; S3 and Swift
-uploads and downloads through the API beside the same transfer made with boto3 and
-python-swiftclient directly; the API's peak RSS for a small and a large image. Each
-figure (the median of three tries) is printed as a ratio to its ceiling with the issue's
-target. Asserts nothing.
+the image cache on (served while the cache fills) and a cached download; S3, Swift and
+rbd uploads and downloads through the API beside the same transfer made with boto3,
+python-swiftclient and librbd directly on the project's own servers (one-node Ceph for
+rbd), with the API's peak RSS during them; the API's peak RSS for a small and a large
+image. Each figure (the median of three tries) is printed as a ratio to its ceiling with
+the issue's target. Asserts nothing.
 
 Usage: .venv/bin/python bench/data_path.py [--size-mib 1024] [--rss-sizes-mib 256,2048]
        [--no-object-stores]
@@ -107,6 +108,37 @@ def direct_s3(env: dict, source: str) -> tuple[float, float]:
     return up, down
 
 
+def direct_rbd(env: dict, source: str) -> tuple[float, float]:
+    """The same image written and read with librbd alone, in the store's 8 MiB objects."""
+    import rados
+    import rbd
+    chunk = 8 * MiB
+    size = os.path.getsize(source)
+    cluster = rados.Rados(conffile=env["RBD_STORE_CEPH_CONF"], rados_id=env["RBD_STORE_USER"])
+    cluster.connect(timeout=10)
+    try:
+        with cluster.open_ioctx(env["RBD_STORE_POOL"]) as ioctx:
+            def write():
+                rbd.RBD().create(ioctx, "direct", size, order=23, old_format=False,
+                                 features=rbd.RBD_FEATURE_LAYERING)
+                with rbd.Image(ioctx, "direct") as image, open(source, "rb") as src:
+                    offset = 0
+                    while data := src.read(chunk):
+                        image.write(data, offset)
+                        offset += len(data)
+
+            def read():
+                with rbd.Image(ioctx, "direct", read_only=True) as image:
+                    for offset in range(0, size, chunk):
+                        image.read(offset, min(chunk, size - offset))
+
+            up, down = timed(write), timed(read)
+            rbd.RBD().remove(ioctx, "direct")
+    finally:
+        cluster.shutdown()
+    return up, down
+
+
 def two_core_digest_seconds(source: str) -> float:
     """md5 and sha512 over the file at once, each in its own thread (two cores)."""
     def digest(algorithm):
@@ -180,16 +212,20 @@ def file_store(server: ApiServer, source: str) -> dict:
 def object_store(server: ApiServer, store: str, source: str, direct) -> dict:
     size = os.path.getsize(source)
     d_ups, d_downs, ups, downs = [], [], [], []
+    peak = 0.0
     for _ in range(ROUNDS):
         d_up, d_down = direct()
         d_ups.append(d_up)
         d_downs.append(d_down)
         image_id, url = new_image(server, f"bench-{store}")
-        ups.append(upload(url, source, store))
-        downs.append(download(url))
+        with RssSampler(server.process.pid) as rss:
+            ups.append(upload(url, source, store))
+            downs.append(download(url))
+        peak = max(peak, rss.peak_kib / 1024)
         api_json(server, "DELETE", f"/v2/images/{image_id}")
     return {"direct_upload": rate(size, d_ups), "upload": rate(size, ups),
-            "direct_download": rate(size, d_downs), "download": rate(size, downs)}
+            "direct_download": rate(size, d_downs), "download": rate(size, downs),
+            "peak_rss_MiB": peak}
 
 
 def peak_rss(server: ApiServer, source: str) -> float:
@@ -231,9 +267,11 @@ def main() -> None:
         if not args.no_object_stores:
             s3 = Service("s3", os.path.join(work, "s3"), free_port_block(8)).start()
             swift = Service("swift", os.path.join(work, "swift"), free_port_block(5)).start()
-            services += [s3, swift]
-            backends += ", swift:swift, s3:s3"
-            sections = swift.store_section("swift", "glance") + s3.store_section("s3", "glance")
+            ceph = Service("ceph", os.path.join(work, "ceph"), free_port_block(12)).start()
+            services += [s3, swift, ceph]
+            backends += ", swift:swift, s3:s3, rbd:rbd"
+            sections = swift.store_section("swift", "glance") + s3.store_section("s3", "glance") \
+                + ceph.store_section("rbd", ceph.env["RBD_STORE_POOL"])
         server = ApiServer(os.path.join(work, "api"), extra_conf=f"""
             [DEFAULT]
             enabled_backends = {backends}
@@ -278,14 +316,18 @@ def main() -> None:
             }
             if not args.no_object_stores:
                 for store, direct in (("s3", lambda: direct_s3(s3.env, source)),
-                                      ("swift", lambda: direct_swift(swift.env, source))):
+                                      ("swift", lambda: direct_swift(swift.env, source)),
+                                      ("rbd", lambda: direct_rbd(ceph.env, source))):
                     figures = object_store(server, store, source, direct)
                     results[store] = {
                         "upload": line(f"{store} upload (ceiling: its own client)",
                                        figures["upload"], figures["direct_upload"], 0.9),
                         "download": line(f"{store} download (ceiling: its own client)",
                                          figures["download"], figures["direct_download"], 0.9),
+                        "peak_rss_MiB": round(figures["peak_rss_MiB"], 1),
                     }
+                    print(f"{f'peak RSS, {store} upload and download':<44} "
+                          f"{figures['peak_rss_MiB']:8.1f} MiB")
             peaks = {}
             for size_mib in rss_sizes:
                 sized = os.path.join(work, f"rss-{size_mib}.raw")

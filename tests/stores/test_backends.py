@@ -119,7 +119,7 @@ def test_info_stores(admin, member, multistore_api):
 def test_store_ids_header_on_create(admin):
     response = admin.post("/v2/images", json={"name": "h"})
     assert response.headers["OpenStack-image-store-ids"] == \
-        "fast,cheap,obj,s3,s3flaky,swiftflaky,web"
+        "fast,cheap,obj,s3,s3flaky,swiftflaky,ceph,web"
 
 
 @pytest.mark.parametrize("store", STORES)
