@@ -13,10 +13,25 @@ SCENARIOS = sorted(name for name in os.listdir(os.path.join(ROOT, "molecule"))
                    if os.path.exists(os.path.join(ROOT, "molecule", name, "molecule.yml")))
 
 
+def ceph_vars(ceph_service) -> dict:
+    """What the glance_ceph scenario needs to know of the suite's Ceph."""
+    conf = open(ceph_service.env["CEPH_CONF"]).read()
+    mon_host = next(line.split("=", 1)[1].strip() for line in conf.splitlines()
+                    if line.startswith("mon host"))
+    keyring = os.path.join(ceph_service.state_dir, "ceph.client.glance.keyring")
+    key = next(line.split("=", 1)[1].strip() for line in open(keyring)
+               if line.strip().startswith("key"))
+    return {"GLANCE_CEPH_FSID": ceph_service.env["CEPH_FSID"],
+            "GLANCE_CEPH_MON_HOST": mon_host, "GLANCE_CEPH_CLIENT_KEY": key}
+
+
 @pytest.mark.parametrize("scenario", SCENARIOS)
-def test_molecule_scenario(scenario, role_env):
+def test_molecule_scenario(scenario, role_env, request):
+    env = role_env
+    if scenario == "glance_ceph":
+        env = {**role_env, **ceph_vars(request.getfixturevalue("ceph_service"))}
     result = subprocess.run([os.path.join(BIN, "molecule"), "test", "-s", scenario],
-                            cwd=ROOT, env=role_env, capture_output=True, text=True, timeout=900)
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-6000:]
     for step in ("check", "converge", "idempotence", "verify"):

@@ -140,7 +140,7 @@ def test_keystone_paste_flavor_means_keystone_auth(tmp_path):
 
 
 @pytest.mark.parametrize("text, message", [
-    ("[DEFAULT]\nenabled_backends = fast:tape\n", "TYPE one of file, http, s3, swift"),
+    ("[DEFAULT]\nenabled_backends = fast:tape\n", "TYPE one of file, http, rbd, s3, swift"),
     ("[DEFAULT]\nenabled_backends = os_glance_x:file\n", "reserved"),
     ("[glance_store]\nstores = file,tape\n", "'tape' is not a store type"),
 ])
