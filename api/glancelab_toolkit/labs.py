@@ -233,7 +233,7 @@ def start_hosts(lab: Lab) -> None:
 
 
 # Servers some labs share between their hosts, on 127.0.0.1 (the hosts share its network).
-SERVICE_PORTS = {"postgres": 15432, "s3": 18333}
+SERVICE_PORTS = {"postgres": 15432, "s3": 18333, "ceph": 16789}
 
 
 def start_services(lab: Lab) -> dict[str, str]:

@@ -8,7 +8,7 @@ import pytest
 from conftest import BIN
 from harness import ROOT
 
-LABS = ["2.1", "2.2", "2.3", "2.4", "2.5", "2.6"]
+LABS = ["2.1", "2.2", "2.3", "2.4", "2.5", "2.6", "2.7"]
 
 
 def glancelab(role_env, *args, timeout=900):

@@ -15,14 +15,9 @@ SCENARIOS = sorted(name for name in os.listdir(os.path.join(ROOT, "molecule"))
 
 def ceph_vars(ceph_service) -> dict:
     """What the glance_ceph scenario needs to know of the suite's Ceph."""
-    conf = open(ceph_service.env["CEPH_CONF"]).read()
-    mon_host = next(line.split("=", 1)[1].strip() for line in conf.splitlines()
-                    if line.startswith("mon host"))
-    keyring = os.path.join(ceph_service.state_dir, "ceph.client.glance.keyring")
-    key = next(line.split("=", 1)[1].strip() for line in open(keyring)
-               if line.strip().startswith("key"))
-    return {"GLANCE_CEPH_FSID": ceph_service.env["CEPH_FSID"],
-            "GLANCE_CEPH_MON_HOST": mon_host, "GLANCE_CEPH_CLIENT_KEY": key}
+    env = ceph_service.env
+    return {"GLANCE_CEPH_FSID": env["CEPH_FSID"], "GLANCE_CEPH_MON_HOST": env["CEPH_MON_HOST"],
+            "GLANCE_CEPH_CLIENT_KEY": env["CEPH_GLANCE_KEY"]}
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
