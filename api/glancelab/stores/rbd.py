@@ -28,6 +28,10 @@ SNAPSHOT = "snap"
 TEMP_PREFIX = ".tmp-"
 # librados waits forever for an OSD or monitor by default: a request must end in a 503.
 OP_TIMEOUT_SECONDS = "30"
+GROWTH_LIMIT = 1 << 30
+# Connections made before gunicorn forked: a worker must neither use nor shut them down
+# (librados's threads did not come along), so it keeps a reference and never frees them.
+_INHERITED: list = []
 
 
 class RbdLocation:
@@ -80,6 +84,9 @@ class RbdStore(Store):
         with self._lock:
             if self._cluster is not None and self._cluster_pid == os.getpid():
                 return self._cluster
+            if self._cluster is not None:
+                _INHERITED.append(self._cluster)
+                self._cluster = None
             if not os.path.isfile(self.ceph_conf):
                 raise StoreError(f"{self._where()}: rbd_store_ceph_conf {self.ceph_conf} "
                                  "does not exist; point it at the cluster's ceph.conf")
@@ -180,8 +187,8 @@ class RbdStore(Store):
         for piece in Pieces(chunks, self.chunk_size):
             data = b"".join(piece)
             end = offset + len(data)
-            if end > allocated:
-                allocated = max(end, allocated + self.chunk_size)
+            if end > allocated:  # grown geometrically (up to 1 GiB a step), trimmed at the end
+                allocated = max(end, min(2 * allocated, allocated + GROWTH_LIMIT))
                 image.resize(allocated)
             if not (self.thin_provisioning and self._all_zeros(data)):
                 image.write(data, offset)
@@ -224,14 +231,22 @@ class RbdStore(Store):
         except Exception as exc:
             ioctx.close()
             raise self._error(exc, f"opening {url}") from exc
-        size = image.size()
+        closed = []
+
+        def close() -> None:
+            if not closed:  # the stream's end and ReadHandle.close may both call it
+                closed.append(True)
+                image.close()
+                ioctx.close()
+
+        try:
+            size = image.size()
+        except Exception as exc:
+            close()
+            raise self._error(exc, f"opening {url}") from exc
         if length is None:
             length = max(size - offset, 0)
         length = max(min(length, size - offset), 0)
-
-        def close() -> None:
-            image.close()
-            ioctx.close()
 
         return ReadHandle(length=length, chunks=self._read(image, offset, length, url, close),
                           closer=close)
