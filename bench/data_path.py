@@ -12,7 +12,7 @@ image. Each figure (the median of three tries) is printed as a ratio to its ceil
 the issue's target. Asserts nothing.
 
 Usage: .venv/bin/python bench/data_path.py [--size-mib 1024] [--rss-sizes-mib 256,2048]
-       [--no-object-stores]
+       [--no-object-stores | --object-stores s3,swift,rbd]
 """
 
 from __future__ import annotations
@@ -254,6 +254,8 @@ def main() -> None:
     parser.add_argument("--size-mib", type=int, default=1024)
     parser.add_argument("--rss-sizes-mib", default="256,2048")
     parser.add_argument("--no-object-stores", action="store_true")
+    parser.add_argument("--object-stores", default="s3,swift,rbd",
+                        help="which of s3, swift, rbd to measure")
     args = parser.parse_args()
     rss_sizes = [int(s) for s in args.rss_sizes_mib.split(",") if s]
     work = tempfile.mkdtemp(prefix="glancelab-data-path-", dir=os.environ.get("BENCH_DIR"))
@@ -318,6 +320,8 @@ def main() -> None:
                 for store, direct in (("s3", lambda: direct_s3(s3.env, source)),
                                       ("swift", lambda: direct_swift(swift.env, source)),
                                       ("rbd", lambda: direct_rbd(ceph.env, source))):
+                    if store not in args.object_stores.split(","):
+                        continue
                     figures = object_store(server, store, source, direct)
                     results[store] = {
                         "upload": line(f"{store} upload (ceiling: its own client)",

@@ -219,22 +219,33 @@ def test_backend_failing_mid_upload_is_503_and_leaves_nothing(
         assert objects == []
 
 
-def test_unreachable_store_is_503(tmp_path):
-    from harness import ApiServer, free_port
+def _unreachable_section(kind: str, tmp_path, request) -> str:
+    """A [gone] backend of this kind whose server does not answer."""
+    from harness import free_port
     dead = free_port()
+    if kind == "s3":
+        return (f"s3_store_host = http://127.0.0.1:{dead}\ns3_store_access_key = a\n"
+                "s3_store_secret_key = b\ns3_store_bucket = c\n")
+    # rbd: the real cluster's ceph.conf with monitors where nothing listens
+    conf = open(request.getfixturevalue("ceph_service").env["CEPH_CONF"]).read()
+    mon_line = next(line for line in conf.splitlines() if line.startswith("mon host"))
+    (tmp_path / "ceph.conf").write_text(conf.replace(mon_line, f"mon host = 127.0.0.1:{dead}"))
+    return (f"rbd_store_user = glance\nrbd_store_ceph_conf = {tmp_path}/ceph.conf\n"
+            "rados_connect_timeout = 2\n")
+
+
+@pytest.mark.parametrize("kind", ["s3", "rbd"])
+def test_unreachable_store_is_503(tmp_path, kind, request):
+    from harness import ApiServer
     server = ApiServer(str(tmp_path / "dead"), extra_conf=f"""
         [DEFAULT]
-        enabled_backends = local:file, gone:s3
+        enabled_backends = local:file, gone:{kind}
         [glance_store]
         default_backend = local
         [local]
         filesystem_store_datadir = {tmp_path}/local
         [gone]
-        s3_store_host = http://127.0.0.1:{dead}
-        s3_store_access_key = a
-        s3_store_secret_key = b
-        s3_store_bucket = c
-        """)
+        """ + _unreachable_section(kind, tmp_path, request))
     server.base_store_conf = False
     server.start()
     try:

@@ -13,6 +13,7 @@ one I/O context per operation.
 
 from __future__ import annotations
 
+import collections
 import math
 import os
 import threading
@@ -29,6 +30,9 @@ TEMP_PREFIX = ".tmp-"
 # librados waits forever for an OSD or monitor by default: a request must end in a 503.
 OP_TIMEOUT_SECONDS = "30"
 GROWTH_LIMIT = 1 << 30
+# Object-sized reads or writes librbd runs while the API receives or sends the previous
+# one: memory per transfer stays at IN_FLIGHT + 1 chunks.
+IN_FLIGHT = 2
 # Connections made before gunicorn forked: a worker must neither use nor shut them down
 # (librados's threads did not come along), so it keeps a reference and never frees them.
 _INHERITED: list = []
@@ -182,17 +186,26 @@ class RbdStore(Store):
             ioctx.close()
 
     def _write_pieces(self, image, chunks: Iterable[bytes], allocated: int) -> int:
-        """Stream the chunks in object-sized writes, growing the image as data comes."""
+        """Stream the chunks in object-sized writes, growing the image as data comes. Up to
+        IN_FLIGHT writes run in librbd while the next chunk is received."""
         offset = 0
-        for piece in Pieces(chunks, self.chunk_size):
-            data = b"".join(piece)
-            end = offset + len(data)
-            if end > allocated:  # grown geometrically (up to 1 GiB a step), trimmed at the end
-                allocated = max(end, min(2 * allocated, allocated + GROWTH_LIMIT))
-                image.resize(allocated)
-            if not (self.thin_provisioning and self._all_zeros(data)):
-                image.write(data, offset)
-            offset = end
+        pending: collections.deque = collections.deque()
+        try:
+            for piece in Pieces(chunks, self.chunk_size):
+                data = b"".join(piece)
+                end = offset + len(data)
+                if end > allocated:  # grown geometrically (up to 1 GiB a step), trimmed at the end
+                    _settle(pending, 0)
+                    allocated = max(end, min(2 * allocated, allocated + GROWTH_LIMIT))
+                    image.resize(allocated)
+                if not (self.thin_provisioning and self._all_zeros(data)):
+                    _settle(pending, IN_FLIGHT - 1)
+                    # the buffer stays referenced until its write completes
+                    pending.append((image.aio_write(data, offset, _ignore), data))
+                offset = end
+            _settle(pending, 0)
+        finally:
+            _wait_all(pending)  # librbd must be done with the image before it goes
         if allocated != offset:
             image.resize(offset)
         return offset
@@ -252,19 +265,29 @@ class RbdStore(Store):
                           closer=close)
 
     def _read(self, image, offset: int, length: int, url: str, close) -> Iterator[bytes]:
+        """Object-aligned reads, IN_FLIGHT of them ahead of the one being sent."""
+        end, ahead = offset + length, offset
+        pending: collections.deque = collections.deque()
         try:
-            end = offset + length
-            while offset < end:
-                want = min(self.chunk_size - offset % self.chunk_size, end - offset)
-                try:
-                    data = image.read(offset, want)
-                except Exception as exc:
-                    raise self._error(exc, f"reading {url}") from exc
-                if not data:
-                    raise StoreError(f"{self._where()}: {url} ended early at byte {offset}")
-                offset += len(data)
+            while pending or ahead < end:
+                while len(pending) < IN_FLIGHT and ahead < end:
+                    want = min(self.chunk_size - ahead % self.chunk_size, end - ahead)
+                    box: dict = {}
+                    completion = image.aio_read(ahead, want,
+                                                lambda _, data, box=box: box.update(data=data))
+                    pending.append((completion, box, want))
+                    ahead += want
+                completion, box, want = pending.popleft()
+                completion.wait_for_complete_and_cb()
+                status = completion.get_return_value()
+                if status < 0:
+                    raise self._error(AioError(-status, os.strerror(-status)), f"reading {url}")
+                data = box.get("data") or b""
+                if len(data) != want:
+                    raise StoreError(f"{self._where()}: {url} ended early")
                 yield data
         finally:
+            _wait_all(pending)
             close()
 
     def size_of(self, url: str) -> int:
@@ -380,5 +403,28 @@ class RbdStore(Store):
             return False
 
 
+class AioError(OSError):
+    """A librbd asynchronous read or write that failed (errno as librbd gave it)."""
+
+
+def _ignore(*_) -> None:
+    """A completion callback: the caller waits on the completion itself."""
+
+
+def _settle(pending: collections.deque, keep: int) -> None:
+    """Wait for the oldest writes until at most `keep` are in flight; raise on a failed one."""
+    while len(pending) > keep:
+        completion, _ = pending.popleft()
+        completion.wait_for_complete_and_cb()
+        status = completion.get_return_value()
+        if status < 0:
+            raise AioError(-status, os.strerror(-status))
+
+
+def _wait_all(pending: collections.deque) -> None:
+    while pending:
+        pending.popleft()[0].wait_for_complete_and_cb()
+
+
 def _is_ceph(exc: BaseException) -> bool:
-    return type(exc).__module__ in ("rados", "rbd")
+    return type(exc).__module__ in ("rados", "rbd") or isinstance(exc, AioError)
