@@ -22,7 +22,7 @@ def rbd_api(session_dir, ceph_service):
     server = ApiServer(os.path.join(session_dir, "api-rbd"), extra_conf=f"""
         [DEFAULT]
         show_image_direct_url = true
-        user_storage_quota = 16MB
+        user_storage_quota = 48MB
         [glance_store]
         stores = rbd, http
         default_store = rbd
@@ -89,7 +89,7 @@ def _pool_names_with(ceph_pool, image_id) -> list[str]:
 def test_quota_stops_an_rbd_upload_and_nothing_stays_in_the_pool(rbd_api, ceph_pool):
     user = Client(rbd_api.url, identity(f"project-{uuid.uuid4().hex[:8]}"))
     image = user.create_image()
-    response = user.upload(image["id"], iter([os.urandom(MiB) for _ in range(20)]))
+    response = user.upload(image["id"], iter([os.urandom(MiB) for _ in range(50)]))
     assert response.status_code == 413, response.text
     assert user.get(f"/v2/images/{image['id']}").json()["status"] == "queued"
     assert _pool_names_with(ceph_pool, image["id"]) == []
@@ -106,6 +106,23 @@ def test_an_unsafe_image_is_refused_before_it_reaches_the_pool(admin, ceph_pool,
     response = admin.upload(image["id"], (tmp_path / "top.qcow2").read_bytes())
     assert response.status_code == 400 and "backing file" in response.json()["message"]
     assert _pool_names_with(ceph_pool, image["id"]) == []
+
+
+def test_a_write_left_by_a_dead_process_gives_way_to_the_new_upload(admin, ceph_pool):
+    """A process died after renaming its finished write, before its database commit: the
+    image went back to queued, and its next upload replaces that stale copy."""
+    import rbd
+    image = admin.create_image()
+    rbd.RBD().create(ceph_pool, image["id"], 4096, old_format=False,
+                     features=rbd.RBD_FEATURE_LAYERING)
+    with rbd.Image(ceph_pool, image["id"]) as stale:
+        stale.write(b"stale" * 800, 0)
+        stale.create_snap("snap")
+        stale.protect_snap("snap")
+    payload = os.urandom(MiB + 1)
+    assert admin.upload(image["id"], payload).status_code == 204
+    assert admin.get(f"/v2/images/{image['id']}/file").content == payload
+    assert _pool_names_with(ceph_pool, image["id"]) == [image["id"]]
 
 
 def test_a_cloned_image_is_in_use_until_its_clone_goes(admin, ceph_pool):

@@ -17,7 +17,8 @@ from glancelab.images import lifecycle
 from glancelab.images.digest import ParallelDigest
 from glancelab.quotas.service import StorageGrant
 from glancelab.runtime import Runtime
-from glancelab.stores import Store, Stored, StoreError, StoreFull, StoreUnavailable
+from glancelab.stores import (Store, Stored, StoreError, StoreFull, StoreInUse,
+                              StoreUnavailable)
 from glancelab.web.body import drain
 
 LOG = logging.getLogger(__name__)
@@ -133,6 +134,8 @@ def as_http_error(exc: BaseException, store_id: str, state: str = "queued") -> B
         return errors.too_large(f"{exc}. {again}")
     if isinstance(exc, StoreUnavailable):
         return errors.unavailable(f"{exc}. {again} Retry when store {store_id} is back.")
+    if isinstance(exc, StoreInUse):
+        return errors.conflict(f"{exc}. {again}")
     if isinstance(exc, StoreError):
         return errors.GlanceError(500, f"{exc}. {again}")
     return exc

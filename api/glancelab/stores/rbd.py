@@ -173,7 +173,7 @@ class RbdStore(Store):
                 size = self._write_pieces(image, chunks, size_hint or 0)
                 image.create_snap(SNAPSHOT)
                 image.protect_snap(SNAPSHOT)
-            rbd.RBD().rename(ioctx, temp, image_id)
+            self._rename_into_place(ioctx, temp, image_id)
             created = False
             return Stored(url=self._url(image_id), size=size)
         except BaseException as exc:
@@ -184,6 +184,16 @@ class RbdStore(Store):
             raise
         finally:
             ioctx.close()
+
+    def _rename_into_place(self, ioctx, temp: str, image_id: str) -> None:
+        """An image already under this name is a finished write of an earlier attempt whose
+        process died before its database commit (the image was requeued): it goes."""
+        import rbd
+        try:
+            rbd.RBD().rename(ioctx, temp, image_id)
+        except rbd.ImageExists:
+            self._remove(ioctx, image_id)  # ImageBusy (clones of the stale one) stops here
+            rbd.RBD().rename(ioctx, temp, image_id)
 
     def _write_pieces(self, image, chunks: Iterable[bytes], allocated: int) -> int:
         """Stream the chunks in object-sized writes, growing the image as data comes. Up to
