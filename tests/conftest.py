@@ -59,26 +59,27 @@ def keystone_api(keystone, session_dir):
     server.stop()
 
 
-@pytest.fixture(scope="session")
-def s3_service(session_dir):
-    service = Service("s3", os.path.join(session_dir, "s3"), free_port_block(8)).start()
+def _running(session_dir: str, name: str, ports: int):
+    """scripts/services/NAME-up on a block of free ports, down again after the session."""
+    service = Service(name, os.path.join(session_dir, name), free_port_block(ports)).start()
     yield service
     service.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_service(session_dir):
+    yield from _running(session_dir, "s3", 8)
 
 
 @pytest.fixture(scope="session")
 def swift_service(session_dir):
-    service = Service("swift", os.path.join(session_dir, "swift"), free_port_block(5)).start()
-    yield service
-    service.stop()
+    yield from _running(session_dir, "swift", 5)
 
 
 @pytest.fixture(scope="session")
 def ceph_service(session_dir):
     """One monitor and one OSD: port, port+1 the monitor's, the next ten the OSD's."""
-    service = Service("ceph", os.path.join(session_dir, "ceph"), free_port_block(12)).start()
-    yield service
-    service.stop()
+    yield from _running(session_dir, "ceph", 12)
 
 
 @pytest.fixture(scope="session")

@@ -16,6 +16,22 @@ def is_image_id(name: str) -> bool:
         return False
 
 
+# A write in progress lives under a temporary name that says which process writes it, so
+# recovery removes exactly the writes of processes that died (filesystem files, rbd images).
+TEMP_PREFIX = ".tmp-"
+
+
+def temp_name(holder: str, image_id: str) -> str:
+    return f"{TEMP_PREFIX}{holder.replace(':', '-')}-{image_id}"
+
+
+def temp_prefix(holder_prefix: str) -> str:
+    """Names of the writes held by holder_prefix ('host:' every process, 'host:pid' one)."""
+    prefix = TEMP_PREFIX + holder_prefix.replace(":", "-")
+    # exactly this process: pid 12 must not match pid 123
+    return prefix if holder_prefix.endswith(":") else prefix + "-"
+
+
 class StoreError(Exception):
     """A backend failed; the message names the store and what to do next."""
 

@@ -15,11 +15,8 @@ from typing import Iterable
 from urllib.parse import unquote, urlparse
 
 from glancelab.stores.base import (ReadHandle, Store, Stored, StoreError, StoreFull,
-                                   file_chunks, is_image_id)
+                                   file_chunks, is_image_id, temp_name, temp_prefix)
 from glancelab.stores.writeback import Writeback
-
-TEMP_PREFIX = ".tmp-"
-
 
 class FilesystemStore(Store):
     type = "file"
@@ -63,7 +60,7 @@ class FilesystemStore(Store):
             self._make_dirs()
         directory = self._choose_dir(size_hint)
         final = os.path.join(directory, image_id)
-        temp = os.path.join(directory, f"{TEMP_PREFIX}{holder.replace(':', '-')}-{image_id}")
+        temp = os.path.join(directory, temp_name(holder, image_id))
         size = 0
         try:
             fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, self.file_perm or 0o640)
@@ -124,9 +121,7 @@ class FilesystemStore(Store):
 
     # -- housekeeping ----------------------------------------------------------------------
     def recover(self, holder_prefix: str) -> list[str]:
-        prefix = TEMP_PREFIX + holder_prefix.replace(":", "-")
-        if not holder_prefix.endswith(":"):
-            prefix += "-"  # exactly this process: pid 12 must not match pid 123
+        prefix = temp_prefix(holder_prefix)
         removed = []
         for directory, _ in self.datadirs:
             for name in _listdir(directory):

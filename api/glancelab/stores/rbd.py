@@ -14,6 +14,7 @@ one I/O context per operation.
 from __future__ import annotations
 
 import collections
+import logging
 import math
 import os
 import threading
@@ -22,11 +23,12 @@ from typing import Iterable, Iterator
 from urllib.parse import unquote, urlparse
 
 from glancelab.stores.base import (ReadHandle, Store, Stored, StoreError, StoreFull,
-                                   StoreInUse, StoreUnavailable, is_image_id)
+                                   StoreInUse, StoreUnavailable, is_image_id, temp_name,
+                                   temp_prefix)
 from glancelab.stores.chunking import Pieces
 
+LOG = logging.getLogger(__name__)
 SNAPSHOT = "snap"
-TEMP_PREFIX = ".tmp-"
 # librados waits forever for an OSD or monitor by default: a request must end in a 503.
 OP_TIMEOUT_SECONDS = "30"
 GROWTH_LIMIT = 1 << 30
@@ -159,7 +161,7 @@ class RbdStore(Store):
     def write(self, image_id: str, chunks: Iterable[bytes], size_hint: int | None,
               holder: str) -> Stored:
         import rbd
-        temp = f"{TEMP_PREFIX}{holder.replace(':', '-')}-{image_id}"
+        temp = temp_name(holder, image_id)
         try:
             ioctx = self._ioctx()
         except Exception as exc:
@@ -288,10 +290,10 @@ class RbdStore(Store):
                     pending.append((completion, box, want))
                     ahead += want
                 completion, box, want = pending.popleft()
-                completion.wait_for_complete_and_cb()
-                status = completion.get_return_value()
-                if status < 0:
-                    raise self._error(AioError(-status, os.strerror(-status)), f"reading {url}")
+                try:
+                    _completed(completion)
+                except AioError as exc:
+                    raise self._error(exc, f"reading {url}") from exc
                 data = box.get("data") or b""
                 if len(data) != want:
                     raise StoreError(f"{self._where()}: {url} ended early")
@@ -339,9 +341,7 @@ class RbdStore(Store):
     # -- housekeeping ------------------------------------------------------------------------
     def recover(self, holder_prefix: str) -> list[str]:
         import rbd
-        prefix = TEMP_PREFIX + holder_prefix.replace(":", "-")
-        if not holder_prefix.endswith(":"):
-            prefix += "-"  # exactly this process: pid 12 must not match pid 123
+        prefix = temp_prefix(holder_prefix)
         removed = []
         try:
             with self._ioctx() as ioctx:
@@ -350,10 +350,8 @@ class RbdStore(Store):
                         self._remove_quietly(ioctx, name)
                         removed.append(f"{self.pool}/{name}")
         except Exception:  # noqa: BLE001 - Ceph down at start: the next start retries
-            import logging
-            logging.getLogger(__name__).warning(
-                "could not look for partial uploads in %s; they stay until the next start",
-                self._where())
+            LOG.warning("could not look for partial uploads in %s; they stay until the next "
+                        "start", self._where())
         return removed
 
     def find_orphans(self, known_urls: set[str], min_age_seconds: float) -> list[str]:
@@ -421,14 +419,18 @@ def _ignore(*_) -> None:
     """A completion callback: the caller waits on the completion itself."""
 
 
+def _completed(completion) -> None:
+    """Wait for one aio read or write; AioError when librbd failed it."""
+    completion.wait_for_complete_and_cb()
+    status = completion.get_return_value()
+    if status < 0:
+        raise AioError(-status, os.strerror(-status))
+
+
 def _settle(pending: collections.deque, keep: int) -> None:
     """Wait for the oldest writes until at most `keep` are in flight; raise on a failed one."""
     while len(pending) > keep:
-        completion, _ = pending.popleft()
-        completion.wait_for_complete_and_cb()
-        status = completion.get_return_value()
-        if status < 0:
-            raise AioError(-status, os.strerror(-status))
+        _completed(pending.popleft()[0])
 
 
 def _wait_all(pending: collections.deque) -> None:
