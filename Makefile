@@ -4,18 +4,19 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: run test install install-test bench clean
+.PHONY: run labs test install install-test bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
+# The API, the lab toolkit and the glance/openstack CLIs the labs' guides use.
 install: $(BIN)/python
-	$(BIN)/pip install -q -e .
+	$(BIN)/pip install -q -e '.[labs,clients]'
 
 install-test: $(BIN)/python
 	scripts/install-system-deps
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q -e '.[test,labs,clients]'
 	scripts/install-ceph-bindings $(VENV)
 	PYTHON=$(PYTHON) scripts/install-openstack-collection
 	PYTHON=$(PYTHON) scripts/install-keystone
@@ -23,6 +24,11 @@ install-test: $(BIN)/python
 ## The API on 127.0.0.1:9292: SQLite and a filesystem store under ./var
 run: install
 	$(BIN)/glancelab serve
+
+## What the labs need on this machine too (Debian packages), then what is still missing
+labs: install
+	scripts/install-system-deps --labs
+	$(BIN)/glancelab lab doctor
 
 ## Install everything and run the whole test suite against real servers
 # The API suites first (their servers start once per session), then the role scenarios,

@@ -6,6 +6,8 @@ import argparse
 import os
 import sys
 
+from oslo_config import cfg
+
 from glancelab import __version__, logs
 from glancelab import conf
 from glancelab.conf import Config, ConfigError
@@ -43,6 +45,24 @@ def cmd_config_check(args) -> int:
               "/etc/glance/glance-api.conf", file=sys.stderr)
         return 2
     return check.run(path, sys.stdout)
+
+
+def cmd_config_get(args) -> int:
+    """One option's value as glancelab reads it: the file, then its .d snippets in name order."""
+    config = _load_config(args)
+    try:
+        group = config.oslo if args.section == "DEFAULT" else config.group(args.section)
+        value = group[args.key]
+    except (KeyError, cfg.NoSuchOptError, cfg.NoSuchGroupError):
+        print(f"glancelab config get: no option {args.key} in [{args.section}]; "
+              "`glancelab config check` lists what is set", file=sys.stderr)
+        return 2
+    if isinstance(value, dict):
+        value = ", ".join(f"{k}:{v}" for k, v in value.items())
+    elif isinstance(value, list):
+        value = ", ".join(str(item) for item in value)
+    print("" if value is None else value)
+    return 0
 
 
 def cmd_stores_check(args) -> int:
@@ -247,6 +267,10 @@ def build_parser() -> argparse.ArgumentParser:
                                                 "will use")
     check.add_argument("file", nargs="?", help="default: --config or $GLANCELAB_CONFIG")
     check.set_defaults(func=cmd_config_check)
+    get = config_sub.add_parser("get", help="the value glancelab uses for one option")
+    get.add_argument("section", help="DEFAULT, glance_store, a backend's name, ...")
+    get.add_argument("key")
+    get.set_defaults(func=cmd_config_get)
     stores = sub.add_parser("stores", help="image stores")
     stores_sub = stores.add_subparsers(dest="stores_command", required=True)
     stores_sub.add_parser("check", help="check that every configured store works"

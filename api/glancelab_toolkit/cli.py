@@ -29,21 +29,44 @@ def cmd_snapshot_import(args) -> int:
 
 
 def cmd_lab(args) -> int:
-    from glancelab_toolkit import labs
+    from glancelab_toolkit.labs import cycle, doctor, spec
+    from glancelab_toolkit.labs.trainee import Trainee
+    command = {"check": "grade"}.get(args.lab_command, args.lab_command)
     try:
-        if args.lab_command == "list":
-            for lab in labs.all_labs():
-                hosts = ", ".join(f"{n} {a}" for n, a in lab.hosts.items())
-                print(f"{lab.number:<5} {lab.slug:<24} {lab.title['en']}  [{hosts}]")
+        if command == "list":
+            trainee = Trainee.current()
+            for lab in spec.all_labs():
+                where = ", ".join(f"{n} {a}" for n, a in trainee.hosts(lab).items())
+                print(f"{lab.number:<5} {lab.slug:<24} {lab.title['en']}  [{where}]")
             return 0
-        lab = labs.find(args.number)
-        if args.lab_command == "guide":
+        if command == "doctor":
+            return doctor.doctor()
+        if command == "status":
+            return cycle.status(Trainee.current())
+        lab = spec.find(args.number)
+        if command == "guide":
             print(lab.guide(args.lang))
             return 0
-        return {"run": labs.run, "check": labs.check_only, "reset": labs.reset}[args.lab_command](lab)
-    except labs.LabError as exc:
+        trainee = Trainee.current()
+        if command == "ssh":
+            return cycle.ssh(lab, trainee, args.host, args.command)
+        return getattr(cycle, command)(lab, trainee)
+    except spec.LabError as exc:
         print(f"glancelab lab: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("\nglancelab lab: interrupted; run the same command again to go on", file=sys.stderr)
+        return 130
+    except Exception:  # a trainee never sees a traceback: it goes to a file they can send
+        import tempfile
+        import traceback
+        with tempfile.NamedTemporaryFile("w", prefix="glancelab-lab-", suffix=".log",
+                                         delete=False) as log:
+            traceback.print_exc(file=log)
+        print(f"glancelab lab {args.lab_command}: something went wrong inside glancelab; "
+              f"the details are in {log.name} (send it to your trainer). "
+              "`glancelab lab doctor` checks this machine.", file=sys.stderr)
+        return 3
 
 
 def add_commands(sub) -> list[argparse.ArgumentParser]:
@@ -62,16 +85,26 @@ def add_commands(sub) -> list[argparse.ArgumentParser]:
     s_import.add_argument("--roles", default="member,reader")
     s_import.add_argument("--quiet", action="store_true", help="no progress bar")
     s_import.set_defaults(func=cmd_snapshot_import)
-    lab = sub.add_parser("lab", help="the Glance labs: list, guide, run, check, reset")
+    lab = sub.add_parser("lab", help="the Glance labs: start, grade, solve, finish, ...")
     lab_sub = lab.add_subparsers(dest="lab_command", required=True)
-    lab_sub.add_parser("list", help="the labs")
+    lab_sub.add_parser("list", help="the labs, with your hosts' addresses")
+    lab_sub.add_parser("status", help="where you are in every lab, and your last scores")
+    lab_sub.add_parser("doctor", help="what this machine lacks to run the labs")
     guide = lab_sub.add_parser("guide", help="a lab's guide")
     guide.add_argument("number")
     guide.add_argument("--lang", default="en", choices=["en", "vi"])
-    for name, text in (("run", "start the hosts, play the lab, run its checks"),
-                       ("check", "run a lab's checks again"),
-                       ("reset", "return the lab's hosts to their starting state")):
+    for name, text in (("start", "fresh hosts in the exercise's starting state"),
+                       ("grade", "check your work: PASS/FAIL per item, with fixes"),
+                       ("check", "the same as grade"),
+                       ("solve", "play the solution on your hosts"),
+                       ("finish", "stop and remove the lab's hosts (attempts are kept)"),
+                       ("run", "start + solve + grade, for CI and operators"),
+                       ("reset", "blank hosts again (nothing installed)")):
         lab_sub.add_parser(name, help=text).add_argument("number")
+    ssh = lab_sub.add_parser("ssh", help="a shell (or a command) on a lab host")
+    ssh.add_argument("number")
+    ssh.add_argument("host", nargs="?", help="default: the lab's first host")
+    ssh.add_argument("command", nargs=argparse.REMAINDER, help="run this instead of a shell")
     for p in lab_sub.choices.values():
         p.set_defaults(func=cmd_lab)
     return [snapshot, lab]

@@ -28,7 +28,8 @@ def build_wheelhouse(run_id: str) -> str:
                 if old != ".lock":
                     shutil.rmtree(os.path.join(base, old), ignore_errors=True)
             built = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--wheel-dir",
-                                    wheelhouse, ROOT], capture_output=True, text=True)
+                                    wheelhouse, f"{ROOT}[clients]"], capture_output=True,
+                                   text=True)
             assert built.returncode == 0, built.stderr[-3000:]
             open(os.path.join(wheelhouse, ".built"), "w").close()
     return wheelhouse
@@ -40,11 +41,23 @@ def role_env(tmp_path_factory, testrun_uid):
     work = tmp_path_factory.mktemp("roles")
     wheelhouse = build_wheelhouse(testrun_uid)
     labhosts = work / "labhosts"
+    lab_home = work / "lab-home"  # the labs' trainee: hosts, slot, attempts
     env = {**os.environ, "GLANCELAB_WHEELHOUSE": str(wheelhouse),
-           "GLANCELAB_LABHOSTS": str(labhosts), "PATH": f"{BIN}:{os.environ['PATH']}",
+           "GLANCELAB_LABHOSTS": str(labhosts), "GLANCELAB_LAB_HOME": str(lab_home),
+           "PATH": f"{BIN}:{os.environ['PATH']}",
            "ANSIBLE_FORCE_COLOR": "0", "PY_COLORS": "0", "MOLECULE_NO_LOG": "false"}
     subprocess.run([os.path.join(ROOT, "scripts/labhost"), "init"], env=env, check=True,
                    capture_output=True)
     yield env
     subprocess.run([os.path.join(ROOT, "scripts/labhost"), "purge"], env=env, check=False,
                    capture_output=True)
+    forget_lab_home(env, str(lab_home))
+
+
+def forget_lab_home(env: dict, lab_home: str) -> None:
+    """A trainee gone: their lab hosts stopped and their address block free again."""
+    from glancelab_toolkit.labs.trainee import release_slot
+    subprocess.run([os.path.join(ROOT, "scripts/labhost"), "purge"], check=False,
+                   env={**env, "GLANCELAB_LABHOSTS": os.path.join(lab_home, "hosts")},
+                   capture_output=True)
+    release_slot(lab_home)

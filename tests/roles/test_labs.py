@@ -1,58 +1,207 @@
-"""Every lab end to end through `glancelab lab run`, its checks, a failing check, and reset."""
+"""Every lab through a trainee's cycle, on real lab hosts, with the real `glancelab lab`:
 
+start -> grade (every item FAILs, each with its fix) -> solve -> grade (all PASS) -> the
+lab's likely broken states, each graded (the message names the problem and a fix, and
+some fixes are pasted to prove they work) -> finish. Then two trainees at once on one
+machine, and the guides.
+"""
+
+import json
 import os
 import subprocess
 
 import pytest
 
-from conftest import BIN
+from conftest import BIN, forget_lab_home
+from glancelab_toolkit.labs import find
 from harness import ROOT
 
 LABS = ["2.1", "2.2", "2.3", "2.4", "2.5", "2.6", "2.7"]
+SERVICE = "/etc/init.d/glancelab-api"
+NO_TRACEBACK = ("Traceback", "grader could not check", "IndexError", "AssertionError",
+                "RuntimeError", "Unexpected exit code")
 
 
-def glancelab(role_env, *args, timeout=900):
-    return subprocess.run([os.path.join(BIN, "glancelab"), *args], cwd=ROOT, env=role_env,
+def glancelab(env, *args, timeout=900):
+    return subprocess.run([os.path.join(BIN, "glancelab"), *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=timeout)
 
 
-def on_host(role_env, host, command):
-    return subprocess.run([os.path.join(ROOT, "scripts/labhost"), "ssh", host, command],
-                          env=role_env, capture_output=True, text=True, timeout=60)
+def on_host(env, host, command):
+    done = subprocess.run([os.path.join(ROOT, "scripts/labhost"), "ssh", host, command],
+                          env={**env, "GLANCELAB_LABHOSTS": os.path.join(
+                              env["GLANCELAB_LAB_HOME"], "hosts")},
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, f"{command} on {host}: {done.stdout}{done.stderr}"
+    return done.stdout
+
+
+def graded(env, number, *, passes: bool):
+    result = glancelab(env, "lab", "grade", number)
+    shown = result.stdout + result.stderr
+    assert result.returncode == (0 if passes else 1), shown
+    for word in NO_TRACEBACK:
+        assert word not in shown, shown
+    return shown
+
+
+# (what breaks it on which host, what the grade must then say, what puts it right: the
+# grader's own fix, pasted, wherever it is one)
+BROKEN = {
+    "2.1": [
+        ("l21", "chmod 0700 /srv/glance/images", ["mode 0700", "fix: chmod 0750 /srv/glance/images"],
+         "chmod 0750 /srv/glance/images"),
+        ("l21", "chown root /srv/glance/images", ["belongs to root:glance",
+                                                  "fix: chown glance:glance /srv/glance/images"],
+         "chown glance:glance /srv/glance/images"),
+        ("l21", "sed -i 's#^filesystem_store_datadir = .*#filesystem_store_datadir = "
+                "/var/lib/glance/images#' /etc/glance/glance-api.conf.d/20-store.conf",
+         ["filesystem_store_datadir is /var/lib/glance/images",
+          "set filesystem_store_datadir = /srv/glance/images in [glance_store]"],
+         "sed -i 's#^filesystem_store_datadir = .*#filesystem_store_datadir = "
+         "/srv/glance/images/#' /etc/glance/glance-api.conf.d/20-store.conf"),
+        ("l21", f"{SERVICE} stop", ["glancelab-api is not running on l21", f"fix: {SERVICE} start"],
+         f"{SERVICE} start"),
+    ],
+    "2.2": [
+        ("l22", "chmod 0500 /var/lib/glance/cheap",
+         ["/var/lib/glance/cheap is glance:glance mode 0500",
+          "fix: chown glance:glance /var/lib/glance/cheap && chmod 0750 /var/lib/glance/cheap"],
+         "chown glance:glance /var/lib/glance/cheap && chmod 0750 /var/lib/glance/cheap"),
+    ],
+    "2.3": [
+        ("l23", f"rm /etc/glance/glance-api.conf.d/*quota*.conf && {SERVICE} restart",
+         ["user_storage_quota is 0", "fix: set user_storage_quota = 10MB in [DEFAULT]"], None),
+    ],
+    "2.4": [
+        ("l24", "chmod 0000 /var/lib/glance/image-cache",
+         ["glance cannot read and write it",
+          "fix: chown glance:glance /var/lib/glance/image-cache && chmod 0750"],
+         "chown glance:glance /var/lib/glance/image-cache && chmod 0750 /var/lib/glance/image-cache"),
+    ],
+    "2.5": [
+        ("l25", "rm /var/lib/glance/snapshots/vm1-disk.snap && . ~/admin-openrc && "
+                "openstack image delete vm1-snapshot",
+         ["/var/lib/glance/snapshots/vm1-disk.snap does not exist",
+          "no image is called vm1-snapshot",
+          "fix: source ~/admin-openrc; glancelab snapshot import "
+          "/var/lib/glance/snapshots/vm1-disk.snap --name vm1-snapshot"],
+         "mkdir -p /var/lib/glance/snapshots && cp /srv/vms/vm1-disk.img "
+         "/var/lib/glance/snapshots/vm1-disk.snap && . ~/admin-openrc && glancelab snapshot "
+         "import /var/lib/glance/snapshots/vm1-disk.snap --name vm1-snapshot"),
+    ],
+    "2.6": [
+        ("l26b", f"{SERVICE} stop", ["glancelab-api is not running on l26b"], f"{SERVICE} start"),
+    ],
+    "2.7": [
+        ("l27", "chmod 0644 /etc/ceph/ceph.client.glance.keyring",
+         ["ceph.client.glance.keyring is root:glance mode 0644",
+          "fix: chown root:glance /etc/ceph/ceph.client.glance.keyring && chmod 0640"],
+         "chown root:glance /etc/ceph/ceph.client.glance.keyring && chmod 0640 "
+         "/etc/ceph/ceph.client.glance.keyring"),
+    ],
+}
 
 
 @pytest.fixture
-def lab_services_stopped_after(number):
-    """Stop this lab's own services afterwards (never another xdist worker's lab's)."""
+def finished_after(role_env, number):
+    """The lab's hosts and services go afterwards, whatever happened."""
     yield
-    from glancelab_toolkit import labs
-    labs.stop_services(labs.find(number))
+    glancelab(role_env, "lab", "finish", number)
 
 
 @pytest.mark.parametrize("number", LABS)
-def test_lab_runs_and_passes_its_checks(role_env, number, lab_services_stopped_after):
-    result = glancelab(role_env, "lab", "run", number)
-    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
-    assert " 0 failed" in result.stdout.splitlines()[-1]
-    assert "playbook" in result.stdout and "pass" in result.stdout
-    # live progress: one line per task and host, as it happened
-    assert " changed     Install glancelab in its virtualenv" in result.stdout
-    host = next(line.split()[0] for line in
-                glancelab(role_env, "lab", "list").stdout.splitlines() if line.startswith(number))
-    assert host == number
-    glancelab(role_env, "lab", "reset", number)
+def test_lab_cycle_start_grade_solve_grade_broken_states_finish(role_env, number,
+                                                                finished_after):
+    start = glancelab(role_env, "lab", "start", number)
+    assert start.returncode == 0, start.stdout[-5000:] + start.stderr[-2000:]
+    # live progress, then where to go next
+    assert " changed     Install glancelab in its virtualenv" in start.stdout
+    assert f"glancelab lab ssh {number}" in start.stdout
+    host = BROKEN[number][0][0]
+    # the trainee's tools on the host, as the guide uses them
+    tools = on_host(role_env, host, "for c in glance openstack glancelab curl; do type -P $c; "
+                                    "done; . ~/admin-openrc && openstack image list -f value "
+                                    "-c Name && glance image-list >/dev/null && echo cli-ok")
+    assert tools.count("/") >= 4 and "cli-ok" in tools, tools
+
+    # the starting state: nothing of the solution is done, so nothing passes
+    before = graded(role_env, number, passes=False)
+    assert "FAIL" in before and "PASS" not in before, before
+    assert before.count("fix: ") >= before.count("FAIL") - 1, before
+
+    solved = glancelab(role_env, "lab", "solve", number)
+    assert solved.returncode == 0, solved.stdout[-5000:] + solved.stderr[-2000:]
+    after = graded(role_env, number, passes=True)
+    assert "FAIL" not in after
+    total = after.count("PASS")
+    assert f"Score: {total}/{total}" in after
+    attempts = os.path.join(role_env["GLANCELAB_LAB_HOME"], find(number).slug, "attempts")
+    results = [json.load(open(os.path.join(attempts, name))) for name in sorted(os.listdir(attempts))]
+    assert [r["score"] for r in results][-2:] == [f"0/{total}", f"{total}/{total}"]
+    status = glancelab(role_env, "lab", "status").stdout
+    assert any(line.startswith(number) and "graded" in line and f"{total}/{total}" in line
+               for line in status.splitlines()), status
+
+    for name, breaks, says, repair in BROKEN[number]:
+        on_host(role_env, name, breaks)
+        shown = graded(role_env, number, passes=False)
+        for words in says:
+            assert words in shown, f"after `{breaks}` the grade should say {words!r}:\n{shown}"
+        if repair:
+            on_host(role_env, name, repair)
+            graded(role_env, number, passes=True)
+
+    finish = glancelab(role_env, "lab", "finish", number)
+    assert finish.returncode == 0 and "finished" in finish.stdout
+    gone = glancelab(role_env, "lab", "grade", number)
+    assert gone.returncode == 2 and f"glancelab lab start {number}" in gone.stderr
+    status = glancelab(role_env, "lab", "status").stdout
+    assert any(line.startswith(number) and "finished" in line for line in status.splitlines())
 
 
-def test_failing_check_says_what_to_fix_and_reset_starts_over(role_env):
-    assert glancelab(role_env, "lab", "run", "2.1").returncode == 0
-    assert on_host(role_env, "l21", "chmod 0700 /srv/glance/images").returncode == 0
-    check = glancelab(role_env, "lab", "check", "2.1")
-    assert check.returncode == 1
-    assert "FAIL" in check.stdout and "chmod 0750 /srv/glance/images" in check.stdout
-    reset = glancelab(role_env, "lab", "reset", "2.1")
-    assert reset.returncode == 0 and "l21 reset" in reset.stdout
-    fresh = on_host(role_env, "l21", "test -e /etc/glance || test -e /srv/glance; echo $?")
-    assert fresh.stdout.strip() == "1", "reset left the lab's changes on the host"
+def test_grading_a_host_that_is_down_or_blank_says_start_the_lab(role_env):
+    assert glancelab(role_env, "lab", "start", "2.1").returncode == 0
+    try:
+        env = {**role_env, "GLANCELAB_LABHOSTS": os.path.join(role_env["GLANCELAB_LAB_HOME"],
+                                                              "hosts")}
+        subprocess.run([os.path.join(ROOT, "scripts/labhost"), "reset", "l21"], env=env,
+                       check=True, capture_output=True)
+        blank = graded(role_env, "2.1", passes=False)
+        assert "glancelab is not installed on l21" in blank
+        assert "fix: on your machine: glancelab lab start 2.1" in blank
+        subprocess.run([os.path.join(ROOT, "scripts/labhost"), "down", "l21"], env=env,
+                       check=True, capture_output=True)
+        down = graded(role_env, "2.1", passes=False)
+        assert "does not answer SSH" in down and "glancelab lab start 2.1" in down
+        assert "PASS" not in down
+    finally:
+        glancelab(role_env, "lab", "finish", "2.1")
+
+
+def test_two_trainees_do_the_same_lab_at_once(role_env, tmp_path):
+    trainees = [{**role_env, "GLANCELAB_LAB_HOME": str(tmp_path / name)} for name in ("an", "binh")]
+    try:
+        runs = [subprocess.Popen([os.path.join(BIN, "glancelab"), "lab", "run", "2.2"], cwd=ROOT,
+                                 env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                 text=True) for env in trainees]
+        outputs = [run.communicate(timeout=900)[0] for run in runs]
+        for run, output in zip(runs, outputs):
+            assert run.returncode == 0, output[-4000:]
+            assert "Score: 4/4" in output
+        addresses = [glancelab(env, "lab", "list").stdout.split("2.2 ", 1)[1].split("\n")[0]
+                     for env in trainees]
+        assert addresses[0] != addresses[1], addresses
+    finally:
+        for env in trainees:
+            glancelab(env, "lab", "finish", "2.2")
+            forget_lab_home(env, env["GLANCELAB_LAB_HOME"])
+
+
+def test_doctor_finds_nothing_missing_here(role_env):
+    doctor = glancelab(role_env, "lab", "doctor")
+    assert doctor.returncode == 0, doctor.stdout
+    assert doctor.stdout.count("  ok  ") >= 9
 
 
 def test_guides_exist_in_both_languages(role_env):
@@ -61,4 +210,7 @@ def test_guides_exist_in_both_languages(role_env):
         vietnamese = glancelab(role_env, "lab", "guide", number, "--lang", "vi")
         assert english.returncode == 0 and english.stdout.startswith(f"# Lab {number}")
         assert vietnamese.returncode == 0 and vietnamese.stdout.startswith(f"# Bài {number}")
-    assert glancelab(role_env, "lab", "run", "9.9").returncode == 2
+        for guide in (english.stdout, vietnamese.stdout):
+            assert f"glancelab lab start {number}" in guide and f"glancelab lab grade {number}" in guide
+            assert guide.index("glancelab lab ssh") < guide.index(f"glancelab lab solve {number}")
+    assert glancelab(role_env, "lab", "start", "9.9").returncode == 2

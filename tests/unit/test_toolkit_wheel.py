@@ -37,11 +37,11 @@ def run_installed(site, tmp_path, *code_or_args, module=False):
 def test_the_wheel_carries_the_labs_and_finds_them(installed, tmp_path):
     done = run_installed(installed, tmp_path, """
 import glancelab_toolkit, json
-from glancelab_toolkit import labs
-home = labs.home()
+from glancelab_toolkit.labs import spec
+home = spec.home()
 print(json.dumps({"package": glancelab_toolkit.__file__, "content": home.content,
                   "state": home.state, "checkout": home.checkout,
-                  "labs": [lab.number for lab in labs.all_labs()],
+                  "labs": [lab.number for lab in spec.all_labs()],
                   "labhost": __import__("os").access(home.script("labhost"), __import__("os").X_OK)}))
 """)
     assert done.returncode == 0, done.stderr
@@ -69,10 +69,10 @@ def test_lab_commands_run_from_the_wheel(installed, tmp_path):
 
 def test_lab_hosts_need_a_wheelhouse_outside_a_checkout(installed, tmp_path):
     done = run_installed(installed, tmp_path, """
-from glancelab_toolkit import labs
+from glancelab_toolkit.labs import hosts, spec
 try:
-    labs.wheelhouse()
-except labs.LabError as exc:
+    hosts.wheelhouse()
+except spec.LabError as exc:
     print(exc)
 """)
     assert "GLANCELAB_WHEELHOUSE" in done.stdout, done.stderr

@@ -3,29 +3,51 @@
 import hashlib
 import time
 
+from conftest import SERVICE, expect, setting
+
 EXPECTED = hashlib.md5(b"uploaded through node a, stored in S3").hexdigest()
+SHARED = "lab-2.6-shared"
+CACHE = "/var/lib/glance/image-cache"
 
 
-def test_node_uses_postgresql_and_s3(host):
-    conf = host.file("/etc/glance/glance-api.conf")
-    assert conf.contains("^connection = postgresql://"), (
-        "[database] connection must point at the shared PostgreSQL on every node")
-    assert conf.contains("^enabled_backends = s3:s3$"), "enable the shared s3 backend"
+def shared(api) -> dict:
+    image = api.find_image(SHARED)
+    expect(image is not None, f"this node does not see {SHARED}: it is not uploaded yet, or "
+                              "this node has a database of its own",
+           "[database] connection must be the shared PostgreSQL URL on every node (see "
+           "`glancelab lab guide 2.6`), then upload the image through l26a")
+    return image
 
 
-def test_image_uploaded_through_the_other_node_downloads_here(api):
-    images = api.json("/v2/images?name=lab-2.6-shared")["images"]
-    assert len(images) == 1, "this node does not see the image: is it on the same database?"
-    assert images[0]["stores"] == "s3"
-    assert api.download(images[0]["id"]) == EXPECTED, "the data did not come back from S3"
+def test_the_node_uses_the_shared_postgresql_and_s3(host):
+    connection = setting(host, "database", "connection")
+    expect(connection.startswith("postgresql://"), "[database] connection is "
+           f"{connection.split('://')[0] or 'unset'}://..., not the shared PostgreSQL",
+           "set connection = postgresql://... (the lab's URL, in the guide) in [database] of "
+           f"/etc/glance/glance-api.conf, then {SERVICE} restart")
+    backends = setting(host, "DEFAULT", "enabled_backends")
+    expect(backends == "s3:s3", f"enabled_backends is {backends or 'unset'}",
+           f"set enabled_backends = s3:s3 in [DEFAULT] and default_backend = s3 in "
+           f"[glance_store], then {SERVICE} restart")
+
+
+def test_the_image_uploaded_through_the_other_node_downloads_here(api):
+    image = shared(api)
+    expect(image["stores"] == "s3", f"{SHARED} is in the {image['stores']} store, not s3",
+           "upload it again with default_backend = s3 on the node you upload through")
+    expect(api.download_md5(image["id"]) == EXPECTED, f"{SHARED} does not download here, or "
+           "its bytes differ", f"tail -n 20 /var/log/glance/api.log")
 
 
 def test_each_node_has_its_own_cache(api, host):
-    image_id = api.json("/v2/images?name=lab-2.6-shared")["images"][0]["id"]
-    api.download(image_id)
+    image = shared(api)
+    api.download_md5(image["id"])
     for _ in range(50):
-        if any(c["image_id"] == image_id for c in api.json("/v2/cache")["cached_images"]):
+        status, _ = api.request("GET", "/v2/cache")
+        if status == 200 and any(c["image_id"] == image["id"]
+                                 for c in api.json("/v2/cache")["cached_images"]):
             break
         time.sleep(0.1)
-    assert host.file(f"/var/lib/glance/image-cache/{image_id}").exists, (
-        "the image is not in this node's cache: check image_cache_dir")
+    expect(host.file(f"{CACHE}/{image['id']}").exists,
+           f"{SHARED} is not in this node's cache {CACHE}",
+           f"set image_cache_dir = {CACHE} in [DEFAULT], then {SERVICE} restart")

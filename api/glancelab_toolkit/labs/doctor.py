@@ -1,0 +1,110 @@
+"""`glancelab lab doctor`: what this machine lacks to run the labs, each with its fix."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import socket
+import subprocess
+import sys
+
+from glancelab_toolkit.labs import hosts
+from glancelab_toolkit.labs.spec import all_labs
+from glancelab_toolkit.labs.trainee import Trainee
+
+
+def _root():
+    if os.geteuid() != 0:
+        return "lab hosts are namespaces made by root", "run the labs as root: sudo -i"
+
+
+def _namespaces():
+    if not shutil.which("unshare"):
+        return "unshare is missing", "apt-get install -y util-linux"
+    done = subprocess.run(["unshare", "--mount", "--uts", "--pid", "--fork", "true"],
+                          capture_output=True, text=True)
+    if done.returncode:
+        return (f"cannot make mount/PID namespaces ({done.stderr.strip()})",
+                "run on a host or a privileged container (labs need CAP_SYS_ADMIN)")
+
+
+def _overlayfs():
+    with open("/proc/filesystems") as handle:
+        if "overlay" not in handle.read():
+            return "the kernel has no overlayfs", "modprobe overlay"
+
+
+def _sshd():
+    if not os.path.exists("/usr/sbin/sshd"):
+        return "sshd is missing (lab hosts are reached over SSH)", \
+            "apt-get install -y --no-install-recommends openssh-server"
+
+
+def _host_python():
+    if subprocess.run(["/usr/bin/python3", "-c", "import ensurepip, venv"],
+                      capture_output=True).returncode:
+        return "/usr/bin/python3 cannot make virtualenvs (lab hosts install into one)", \
+            "apt-get install -y python3-venv"
+
+
+def _curl():
+    if not shutil.which("curl"):
+        return "curl is missing (the guides and the grader use it on the hosts)", \
+            "apt-get install -y curl"
+
+
+def _loop_devices():
+    if not os.path.exists("/dev/loop-control"):
+        return "no loop devices (lab 2.5's LVM variant puts a volume group on one)", \
+            "modprobe loop"
+
+
+def _toolkit():
+    missing = [name for name in ("ansible_runner", "testinfra", "yaml")
+               if importlib.util.find_spec(name) is None]
+    if missing:
+        return f"this Python lacks {', '.join(missing)}", \
+            f"{sys.executable} -m pip install 'glancelab[labs]'   (or: make labs)"
+
+
+def _free_addresses():
+    trainee = Trainee.current()
+    taken = []
+    for lab in all_labs():
+        for name, address in trainee.hosts(lab).items():
+            if hosts.host_is_up(lab, trainee, name):
+                continue  # our own host answers there
+            with socket.socket() as probe:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                try:
+                    probe.bind((address, 22))
+                except PermissionError:
+                    continue  # not root: reported by the first check
+                except OSError:
+                    taken.append(f"{address}:22 ({lab.number} {name})")
+    if taken:
+        return f"addresses of your lab hosts are taken by something else: {', '.join(taken)}", \
+            f"stop what listens there, or use another lab home: GLANCELAB_LAB_HOME=DIR " \
+            f"(slot {trainee.slot} is yours now)"
+
+
+CHECKS = [("root", _root), ("namespaces", _namespaces), ("overlayfs", _overlayfs),
+          ("sshd", _sshd), ("python3 venv", _host_python), ("curl", _curl),
+          ("loop devices", _loop_devices), ("toolkit", _toolkit),
+          ("free addresses", _free_addresses)]
+
+
+def doctor(out=sys.stdout) -> int:
+    problems = 0
+    for name, check in CHECKS:
+        found = check()
+        if found is None:
+            print(f"  ok       {name}", file=out)
+        else:
+            problems += 1
+            problem, fix = found
+            print(f"  MISSING  {name}: {problem}\n           fix: {fix}", file=out)
+    print("this machine can run the labs" if not problems else
+          f"{problems} thing(s) to fix before `glancelab lab start`", file=out)
+    return 1 if problems else 0

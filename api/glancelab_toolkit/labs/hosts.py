@@ -1,0 +1,122 @@
+"""A trainee's lab hosts (scripts/labhost), the services labs share, and the inventory."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import yaml
+
+from glancelab_toolkit.labs.spec import Lab, LabError, home
+from glancelab_toolkit.labs.trainee import Trainee
+
+# Servers some labs share between their hosts, on 127.0.0.1 (the hosts share its network);
+# the base port of slot 0, moved up for the other trainees' slots.
+SERVICE_PORTS = {"postgres": 15432, "s3": 18333, "ceph": 16789}
+
+
+def labhost(trainee: Trainee, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    result = subprocess.run([home().script("labhost"), *args], capture_output=True, text=True,
+                            env={**os.environ, "GLANCELAB_LABHOSTS": trainee.hosts_dir})
+    if check and result.returncode:
+        raise LabError(f"labhost {' '.join(args)} failed: {result.stderr.strip()[-1500:]}\n"
+                       "`glancelab lab doctor` shows what this machine lacks")
+    return result
+
+
+def start_hosts(lab: Lab, trainee: Trainee, fresh: bool) -> None:
+    """Each host up; `fresh` first throws away whatever was done on it."""
+    labhost(trainee, "init")
+    for name, address in trainee.hosts(lab).items():
+        if fresh:
+            labhost(trainee, "destroy", name)
+        print(labhost(trainee, "up", name, address).stdout.strip(), flush=True)
+
+
+def destroy_hosts(lab: Lab, trainee: Trainee) -> None:
+    for name in lab.hosts:
+        print(labhost(trainee, "destroy", name).stdout.strip(), flush=True)
+
+
+def host_is_up(lab: Lab, trainee: Trainee, name: str) -> bool:
+    status = labhost(trainee, "status", check=False).stdout.split("\n")
+    return any(line.split()[:1] == [name] and line.split()[-1:] == ["up"] for line in status)
+
+
+def start_services(lab: Lab, trainee: Trainee) -> dict[str, str]:
+    """Start the lab's services with scripts/services/*-up; their settings as variables."""
+    variables = {}
+    for name in lab.services:
+        port = trainee.port(SERVICE_PORTS[name])
+        result = subprocess.run([home().script("services", f"{name}-up"),
+                                 _service_state(trainee, name), str(port)],
+                                capture_output=True, text=True)
+        if result.returncode:
+            raise LabError(f"{name}-up failed: {result.stderr.strip()[-1000:]}")
+        for assignment in result.stdout.split("export", 1)[1].split():
+            key, _, value = assignment.partition("=")
+            variables[f"lab_{key.lower()}"] = value
+        print(f"{name} is up on 127.0.0.1:{port}", flush=True)
+    return variables
+
+
+def stop_services(lab: Lab, trainee: Trainee | None = None) -> None:
+    trainee = trainee or Trainee.current()
+    for name in lab.services:
+        subprocess.run([home().script("services", f"{name}-down"),
+                        _service_state(trainee, name)], capture_output=True)
+
+
+def _service_state(trainee: Trainee, name: str) -> str:
+    return os.path.join(trainee.home, "services", name)
+
+
+def write_inventory(lab: Lab, trainee: Trainee, extra_vars: dict) -> str:
+    inventory = {"all": {
+        "vars": {"ansible_user": "root", "ansible_python_interpreter": "/usr/bin/python3",
+                 "ansible_ssh_private_key_file": os.path.join(trainee.hosts_dir, "id_ed25519"),
+                 "ansible_ssh_common_args": "-o StrictHostKeyChecking=no "
+                                            "-o UserKnownHostsFile=/dev/null",
+                 "glancelab_lab_number": lab.number,
+                 **lab.variables, **extra_vars},
+        "children": {"glance_api": {"hosts": {
+            name: {"ansible_host": address}
+            for name, address in trainee.hosts(lab).items()}}}}}
+    path = trainee.inventory(lab)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as handle:
+        yaml.safe_dump(inventory, handle)
+    return path
+
+
+def saved_inventory(lab: Lab, trainee: Trainee) -> str:
+    path = trainee.inventory(lab)
+    if not os.path.exists(path):
+        raise LabError(f"lab {lab.number} is not started: run `glancelab lab start {lab.number}`")
+    return path
+
+
+def wheelhouse() -> str:
+    """This checkout and the CLIs a trainee uses as wheels, built once: lab hosts install
+    them without an index.
+
+    $GLANCELAB_WHEELHOUSE names wheels built elsewhere (the test suite builds its own).
+    """
+    if os.environ.get("GLANCELAB_WHEELHOUSE"):
+        return os.environ["GLANCELAB_WHEELHOUSE"]
+    if not home().checkout:
+        raise LabError("lab hosts install glancelab from wheels: run `pip wheel "
+                       "'glancelab[clients]' -w DIR` where an index is reachable, then set "
+                       "GLANCELAB_WHEELHOUSE=DIR")
+    path = home().state_path("labs", "wheelhouse")
+    stamp = os.path.join(path, ".built")
+    if not os.path.exists(stamp):
+        print("building the wheels lab hosts install (glancelab, glance and openstack CLIs); "
+              "once, a minute or two...", flush=True)
+        built = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--wheel-dir", path,
+                                f"{home().content}[clients]"], capture_output=True, text=True)
+        if built.returncode:
+            raise LabError(f"building the wheels failed:\n{built.stderr[-2000:]}")
+        open(stamp, "w").close()
+    return path
