@@ -62,6 +62,14 @@ BROKEN = {
          "/srv/glance/images/#' /etc/glance/glance-api.conf.d/20-store.conf"),
         ("l21", f"{SERVICE} stop", ["glancelab-api is not running on l21", f"fix: {SERVICE} start"],
          f"{SERVICE} start"),
+        # half done: the files moved, the locations not
+        ("l21", "glancelab db relocate /srv/glance/images /var/lib/glance/images",
+         ["does not download: its location still names /var/lib/glance/images",
+          "fix: glancelab db relocate /var/lib/glance/images /srv/glance/images"],
+         "glancelab db relocate /var/lib/glance/images /srv/glance/images"),
+        ("l21", ". ~/admin-openrc && openstack image delete lab-2.1-sample",
+         ["the image lab-2.1-sample is gone", "fix: on your machine: glancelab lab start 2.1"],
+         None),
     ],
     "2.2": [
         ("l22", "chmod 0500 /var/lib/glance/cheap",
@@ -124,6 +132,8 @@ def test_lab_cycle_start_grade_solve_grade_broken_states_finish(role_env, number
                                     "done; . ~/admin-openrc && openstack image list -f value "
                                     "-c Name && glance image-list >/dev/null && echo cli-ok")
     assert tools.count("/") >= 4 and "cli-ok" in tools, tools
+    shell = glancelab(role_env, "lab", "ssh", number, host, "cat", "/etc/hostname")
+    assert shell.returncode == 0 and shell.stdout.strip() == host, shell.stderr
 
     # the starting state: nothing of the solution is done, so nothing passes
     before = graded(role_env, number, passes=False)
@@ -152,6 +162,9 @@ def test_lab_cycle_start_grade_solve_grade_broken_states_finish(role_env, number
             on_host(role_env, name, repair)
             graded(role_env, number, passes=True)
 
+    if number == "2.1":  # the host itself: blank, then down
+        grade_a_blank_then_a_stopped_host(role_env, number, host)
+
     finish = glancelab(role_env, "lab", "finish", number)
     assert finish.returncode == 0 and "finished" in finish.stdout
     gone = glancelab(role_env, "lab", "grade", number)
@@ -160,23 +173,18 @@ def test_lab_cycle_start_grade_solve_grade_broken_states_finish(role_env, number
     assert any(line.startswith(number) and "finished" in line for line in status.splitlines())
 
 
-def test_grading_a_host_that_is_down_or_blank_says_start_the_lab(role_env):
-    assert glancelab(role_env, "lab", "start", "2.1").returncode == 0
-    try:
-        env = {**role_env, "GLANCELAB_LABHOSTS": os.path.join(role_env["GLANCELAB_LAB_HOME"],
-                                                              "hosts")}
-        subprocess.run([os.path.join(ROOT, "scripts/labhost"), "reset", "l21"], env=env,
-                       check=True, capture_output=True)
-        blank = graded(role_env, "2.1", passes=False)
-        assert "glancelab is not installed on l21" in blank
-        assert "fix: on your machine: glancelab lab start 2.1" in blank
-        subprocess.run([os.path.join(ROOT, "scripts/labhost"), "down", "l21"], env=env,
-                       check=True, capture_output=True)
-        down = graded(role_env, "2.1", passes=False)
-        assert "does not answer SSH" in down and "glancelab lab start 2.1" in down
-        assert "PASS" not in down
-    finally:
-        glancelab(role_env, "lab", "finish", "2.1")
+def grade_a_blank_then_a_stopped_host(role_env, number, host):
+    env = {**role_env, "GLANCELAB_LABHOSTS": os.path.join(role_env["GLANCELAB_LAB_HOME"],
+                                                          "hosts")}
+    labhost = os.path.join(ROOT, "scripts/labhost")
+    subprocess.run([labhost, "reset", host], env=env, check=True, capture_output=True)
+    blank = graded(role_env, number, passes=False)
+    assert f"glancelab is not installed on {host}" in blank and "PASS" not in blank
+    assert f"fix: on your machine: glancelab lab start {number}" in blank
+    subprocess.run([labhost, "down", host], env=env, check=True, capture_output=True)
+    down = graded(role_env, number, passes=False)
+    assert "does not answer SSH" in down and f"glancelab lab start {number}" in down
+    assert "PASS" not in down
 
 
 def test_two_trainees_do_the_same_lab_at_once(role_env, tmp_path):

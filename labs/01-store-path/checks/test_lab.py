@@ -11,7 +11,7 @@ SAMPLE = "lab-2.1-sample"
 def sample(api) -> dict:
     image = api.find_image(SAMPLE)
     expect(image is not None, f"the image {SAMPLE} is gone (deleted, or the database replaced)",
-           f"on your machine: glancelab lab start 2.1   (starts the lab over)")
+           "on your machine: glancelab lab start 2.1   (starts the lab over)")
     return image
 
 
@@ -41,7 +41,7 @@ def test_no_image_data_is_left_in_the_old_directory(host, api):
            f"mv {OLD}/* {NEW}/   (then glancelab db relocate {OLD} {NEW})")
     expect(host.file(f"{NEW}/{image['id']}").exists,
            f"the data of {SAMPLE} is in neither {OLD} nor {NEW}",
-           f"on your machine: glancelab lab start 2.1   (the data is lost; start over)")
+           "on your machine: glancelab lab start 2.1   (the data is lost; start over)")
 
 
 def test_the_image_downloads_from_the_new_directory(host, api):

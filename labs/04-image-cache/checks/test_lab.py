@@ -39,7 +39,7 @@ def test_the_second_download_comes_from_the_cache(api):
     expect(status == 204, f"uploading a test image answered {status}: {message}")
     try:
         first = api.download_md5(image_id)
-        expect(first is not None, "the test image does not download", f"tail -n 20 /var/log/glance/api.log")
+        expect(first is not None, "the test image does not download", "tail -n 20 /var/log/glance/api.log")
         cached = []
         for _ in range(50):
             cached = api.json("/v2/cache")["cached_images"]

@@ -14,7 +14,7 @@ def snapshot_image(api) -> dict:
     images = api.json(f"/v2/images?name={NAME}")["images"]
     expect(images, f"no image is called {NAME}", f"source ~/admin-openrc; {IMPORT}")
     expect(len(images) == 1, f"{len(images)} images are called {NAME}",
-           f"keep one: glance image-delete <id> for the others")
+           "keep one: glance image-delete <id> for the others")
     return images[0]
 
 

@@ -36,7 +36,7 @@ def test_the_image_uploaded_through_the_other_node_downloads_here(api):
     expect(image["stores"] == "s3", f"{SHARED} is in the {image['stores']} store, not s3",
            "upload it again with default_backend = s3 on the node you upload through")
     expect(api.download_md5(image["id"]) == EXPECTED, f"{SHARED} does not download here, or "
-           "its bytes differ", f"tail -n 20 /var/log/glance/api.log")
+           "its bytes differ", "tail -n 20 /var/log/glance/api.log")
 
 
 def test_each_node_has_its_own_cache(api, host):
