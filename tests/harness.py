@@ -209,13 +209,17 @@ class FaultyProxy:
 
     With fail_requests_over set, a connection that sends more than that many bytes
     upstream is reset in mid-stream (a backend failing during an upload); small
-    requests (deletes, aborts) still pass, so clean-up can be checked.
+    requests (deletes, aborts) still pass, so clean-up can be checked. With
+    down_after_failure too, that reset starts an outage: every connection is reset until
+    `down` is set back to False.
     """
 
     def __init__(self, target_port: int):
         import threading
         self.target_port = target_port
         self.fail_requests_over: int | None = None
+        self.down_after_failure = False
+        self.down = False
         self._server = socket.socket()
         self._server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._server.bind(("127.0.0.1", 0))
@@ -231,6 +235,9 @@ class FaultyProxy:
                 client, _ = self._server.accept()
             except OSError:
                 return
+            if self.down:
+                self._reset(client)
+                continue
             try:
                 upstream = socket.create_connection(("127.0.0.1", self.target_port))
             except OSError:
@@ -241,17 +248,15 @@ class FaultyProxy:
             threading.Thread(target=self._pump, args=(upstream, client, sent, False), daemon=True).start()
 
     def _pump(self, source, target, sent, upstream_direction: bool) -> None:
-        import struct
         try:
             while data := source.recv(65536):
                 if upstream_direction:
                     sent[0] += len(data)
                     limit = self.fail_requests_over
-                    if limit is not None and sent[0] > limit:
-                        for sock in (source, target):  # reset, not a clean close
-                            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
-                                            struct.pack("ii", 1, 0))
-                            sock.close()
+                    if limit is not None and sent[0] > limit or self.down:
+                        self.down = self.down or self.down_after_failure
+                        for sock in (source, target):
+                            self._reset(sock)
                         return
                 target.sendall(data)
         except OSError:
@@ -262,6 +267,13 @@ class FaultyProxy:
                     sock.shutdown(socket.SHUT_RDWR)
                 except OSError:
                     pass
+
+    @staticmethod
+    def _reset(sock) -> None:
+        """Close with a reset, not a clean end: what a failing server's peer sees."""
+        import struct
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.close()
 
     def close(self) -> None:
         self._closed = True

@@ -202,8 +202,10 @@ def cmd_cache(args) -> int:
             view = entry_view(entry)
             print(f"{view['image_id']:<36}  {view['size']:>12}  {view['hits']:>5}  "
                   f"{entry.last_accessed:%Y-%m-%d %H:%M:%S}")
-        total = sum(e.size for e in entries)
-        print(f"{len(entries)} cached, {total} of {rt.cache.max_size} bytes; "
+        total = rt.cache.total_size()
+        partial = total - sum(e.size for e in entries)
+        print(f"{len(entries)} cached, {total} of {rt.cache.max_size} bytes"
+              f"{f' ({partial} in copies being written)' if partial else ''}; "
               f"{len(rt.cache.queued())} queued")
     elif command == "queue":
         from glancelab.db.models import Image

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import logging
 
-from glancelab.db.models import Image, ImageLocation, Task
+from glancelab.db.models import Image, ImageLocation, PendingUndo, Task
 from glancelab.images import lifecycle
-from glancelab.stores import Store, StoreError, StoreRegistry
+from glancelab.stores import Store, StoreError, StoreRegistry, undo
 from glancelab.stores.staging import StagingStore
 
 LOG = logging.getLogger(__name__)
@@ -33,6 +33,8 @@ def recover_uploads(stores: StoreRegistry, holder_prefix: str,
     for store in [*stores.stores.values(), *([staging] if staging else [])]:
         for path in store.recover(holder_prefix):
             LOG.info("removed partial upload", extra={"path": path, "store": store.id})
+    # S3 parts and Swift segments those writers (or an earlier outage) left
+    undo.retry(stores.stores.values(), _held_by(PendingUndo.holder, holder_prefix))
     for image_id in stuck:
         LOG.warning("interrupted upload recovered; image is queued again",
                     extra={"image_id": image_id, "holder": holder_prefix})

@@ -50,6 +50,8 @@ def prepare(config: Config) -> None:
             LOG.info("database migrated", extra={"applied": applied})
         recovery.recover_uploads(rt.stores, lifecycle.this_host(), rt.staging)
         recovery.recover_imports(rt, lifecycle.this_host())
+        if rt.cache is not None:  # no worker runs yet: every partial copy is a dead one's
+            rt.cache.recover()
         recovery.report_orphans(rt.stores)
         recovery.remove_stale_staging(rt.staging)
     finally:
@@ -99,6 +101,8 @@ class GlancelabServer(BaseApplication):
             holder = lifecycle.writer_id(worker.pid)
             stuck = recovery.recover_uploads(rt.stores, holder, rt.staging)
             recovery.recover_imports(rt, holder)
+            if rt.cache is not None:
+                rt.cache.recover(worker.pid)
             if stuck:
                 LOG.warning("worker %s died during uploads of %s", worker.pid, stuck)
         except Exception:  # noqa: BLE001 - the master must survive; next start retries

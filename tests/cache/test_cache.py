@@ -341,3 +341,31 @@ def test_parallel_first_downloads_cache_one_good_copy(admin, cache_api, make_ima
     incomplete = os.path.join(cache_api.cache_dir, "incomplete")
     wait_for(lambda: not os.listdir(incomplete))
     assert os.listdir(incomplete) == []
+
+
+def test_partial_copies_count_until_their_dead_writer_is_recovered(tmp_path):
+    """A copy being written takes room (counted in the cache's size); a worker killed
+    mid-copy leaves one, which goes when the master sees it die, or at the next start."""
+    import signal
+    work = tmp_path / "api"
+    server = ApiServer(str(work), extra_conf=f"[DEFAULT]\nimage_cache_dir = {work}/cache\n")
+    server.start()
+    try:
+        incomplete = work / "cache" / "incomplete"
+        worker = server.worker_pids()[0]
+        partial = incomplete / f"{'1' * 8}-1111-1111-1111-{'1' * 12}.{worker}.140000"
+        partial.write_bytes(b"x" * 1000)
+        listed = subprocess.run([GLANCELAB, "--config", server.config_path, "cache", "list"],
+                                capture_output=True, text=True, cwd=work)
+        assert "0 cached, 1000 of" in listed.stdout and "1000 in copies being written" \
+            in listed.stdout, listed.stdout + listed.stderr
+        os.kill(worker, signal.SIGKILL)
+        wait_for(lambda: not partial.exists())
+        assert not partial.exists(), server.log()
+        server.stop()
+        left = incomplete / f"{'2' * 8}-2222-2222-2222-{'2' * 12}.424242.1"
+        left.write_bytes(b"y")
+        server.start()
+        assert not left.exists()
+    finally:
+        server.stop()

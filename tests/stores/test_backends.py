@@ -145,7 +145,9 @@ def test_swift_large_image_is_segmented_behind_one_manifest(admin, swift_client)
     image = upload(admin, "obj", os.urandom(3 * 1024 * 1024 + 1))
     headers, objects = swift_client.get_container("glance", prefix=image["id"])
     names = sorted(o["name"] for o in objects)
-    assert names == [image["id"]] + [f"{image['id']}-{n:05d}" for n in range(1, 5)]
+    # the manifest, then four segments named for this one write: <id>-<write>-<n>
+    write = names[1].split("-")[-2]
+    assert names == [image["id"]] + [f"{image['id']}-{write}-{n:05d}" for n in range(1, 5)]
     manifest = swift_client.head_object("glance", image["id"])
     assert manifest.get("x-static-large-object") == "True"
 
@@ -217,6 +219,89 @@ def test_backend_failing_mid_upload_is_503_and_leaves_nothing(
     else:
         _, objects = swift_client.get_container("glance-flaky", prefix=image["id"])
         assert objects == []
+
+
+def _owed(store, image_id, s3_client, swift_client):
+    """What a failed write of image_id left in a flaky store, seen directly (no proxy)."""
+    if store == "s3flaky":
+        uploads = s3_client.list_multipart_uploads(Bucket="glance-images-flaky")
+        return [u["UploadId"] for u in uploads.get("Uploads", []) if u["Key"] == image_id]
+    _, objects = swift_client.get_container("glance-flaky", prefix=f"{image_id}-")
+    return [o["name"] for o in objects]
+
+
+@pytest.mark.parametrize("store, proxy_name", [("s3flaky", "s3_proxy"), ("swiftflaky", "swift_proxy")])
+def test_an_outage_mid_upload_owes_its_undo_until_the_store_is_back(
+        admin, store, proxy_name, request, s3_client, swift_client, multistore_api):
+    """The store goes away mid-upload and cannot take the abort (or the segments' delete):
+    what it holds stays owed, and goes once the store writes again."""
+    import time
+    proxy = request.getfixturevalue(proxy_name)
+    upload(admin, store, b"warm-up")
+    image = admin.create_image()
+    proxy.fail_requests_over, proxy.down_after_failure = 3 * 1024 * 1024, True
+    try:
+        response = admin.upload(image["id"], os.urandom(12 * 1024 * 1024),
+                                headers={"X-Image-Meta-Store": store})
+        assert response.status_code == 503, response.text + multistore_api.log()
+        assert _owed(store, image["id"], s3_client, swift_client), \
+            "the outage should have kept the store from undoing the write"
+    finally:
+        proxy.fail_requests_over, proxy.down_after_failure, proxy.down = None, False, False
+    assert admin.get(f"/v2/images/{image['id']}").json()["status"] == "queued"
+    deadline = time.monotonic() + 60
+    while _owed(store, image["id"], s3_client, swift_client):
+        assert time.monotonic() < deadline, multistore_api.log()
+        upload(admin, store, b"the store is back")  # each good write may retry what is owed
+        time.sleep(0.5)
+    again = admin.upload(image["id"], b"uploaded after all", headers={"X-Image-Meta-Store": store})
+    assert again.status_code == 204, again.text
+
+
+def test_a_worker_killed_mid_multipart_upload_leaves_no_parts(admin, multistore_api, s3_client):
+    """kill -9 mid-upload: the dead process never aborts; the master's recovery does."""
+    import signal
+    import socket
+    import time
+    image = admin.create_image()
+    host, port = multistore_api.url.split("//")[1].split(":")
+    headers = "".join(f"{k}: {v}\r\n" for k, v in ADMIN.items())
+    with socket.create_connection((host, int(port))) as sock:
+        sock.sendall(f"PUT /v2/images/{image['id']}/file HTTP/1.1\r\nHost: x\r\n{headers}"
+                     "Content-Type: application/octet-stream\r\nX-Image-Meta-Store: s3\r\n"
+                     f"Content-Length: {32 * 1024 * 1024}\r\n\r\n".encode())
+        sock.sendall(os.urandom(12 * 1024 * 1024))
+        deadline = time.monotonic() + 30
+        while not _parts_of(s3_client, image["id"]):  # the upload has parts in S3
+            assert time.monotonic() < deadline, multistore_api.log()
+            time.sleep(0.1)
+        for pid in multistore_api.worker_pids():
+            os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while _parts_of(s3_client, image["id"]):
+            assert time.monotonic() < deadline, multistore_api.log()
+            time.sleep(0.2)
+    _wait_until_serving(multistore_api)
+    assert admin.get(f"/v2/images/{image['id']}").json()["status"] == "queued"
+
+
+def _parts_of(s3_client, image_id):
+    uploads = s3_client.list_multipart_uploads(Bucket="glance-images").get("Uploads", [])
+    return [u for u in uploads if u["Key"] == image_id]
+
+
+def _wait_until_serving(server):
+    import time
+    import requests
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if requests.get(f"{server.url}/healthcheck", timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        assert time.monotonic() < deadline, server.log()
+        time.sleep(0.1)
 
 
 def _unreachable_section(kind: str, tmp_path, request) -> str:

@@ -140,6 +140,7 @@ class ImageCache:
             return True
 
     def _temp_path(self, image_id: str) -> str:
+        # the pid in the name lets recover() remove exactly a dead worker's copies
         return os.path.join(self.incomplete_dir,
                             f"{image_id}.{os.getpid()}.{threading.get_ident()}")
 
@@ -272,12 +273,33 @@ class ImageCache:
             QueuedImage.delete().execute()
 
     def total_size(self) -> int:
-        return sum(entry.size for entry in self.cached())
+        """What the cache takes on disk: its entries and the copies still being written."""
+        return sum(entry.size for entry in self.cached()) + self._incomplete_size()
+
+    def _incomplete_size(self) -> int:
+        total = 0
+        for name in _listdir(self.incomplete_dir):
+            with contextlib.suppress(FileNotFoundError):
+                total += os.stat(os.path.join(self.incomplete_dir, name)).st_size
+        return total
+
+    def recover(self, pid: int | None = None) -> list[str]:
+        """Remove the partial copies of process `pid` (a worker that died), or of every
+        process (at start, before any worker runs); returns what went."""
+        mark = None if pid is None else f".{pid}."
+        removed = []
+        for name in _listdir(self.incomplete_dir):
+            if mark is None or mark in name:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(os.path.join(self.incomplete_dir, name))
+                    removed.append(name)
+        return removed
 
     def prune(self) -> list[str]:
-        """Least recently used first, until the cache fits image_cache_max_size."""
+        """Least recently used first, until the cache fits image_cache_max_size (partial
+        copies count: they will be entries soon)."""
         entries = sorted(self.cached(), key=lambda e: e.last_accessed)
-        total = sum(e.size for e in entries)
+        total = sum(e.size for e in entries) + self._incomplete_size()
         removed = []
         for entry in entries:
             if total <= self.max_size:
@@ -324,6 +346,13 @@ class ImageCache:
         if verify:
             return _md5_of(self.path_of(entry.image_id)) == entry.checksum
         return True
+
+
+def _listdir(path: str) -> list[str]:
+    try:
+        return os.listdir(path)
+    except FileNotFoundError:  # not prepared yet: nothing in it
+        return []
 
 
 def _md5_of(path: str) -> str:

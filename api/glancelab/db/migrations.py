@@ -41,12 +41,17 @@ def _cache_nodes(db: peewee.Database) -> None:
     db.create_tables([models.CachedImageNode], safe=True)
 
 
+def _pending_undo(db: peewee.Database) -> None:
+    db.create_tables([models.PendingUndo], safe=True)
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[peewee.Database], None]]] = [
     (1, "images, properties, tags, members, locations", _initial_schema),
     (2, "upload reservations and per-project limits", _quotas),
     (3, "image import tasks", _tasks),
     (4, "metadata definitions", _metadefs),
     (5, "which nodes cache which images", _cache_nodes),
+    (6, "backend work a failed write still owes", _pending_undo),
 ]
 
 

@@ -114,6 +114,17 @@ class CachedImageNode(BaseModel):
         indexes = ((("image", "node_reference_url"), True),)
 
 
+class PendingUndo(BaseModel):
+    """Backend work a failed write still owes (an S3 multipart upload to abort, Swift
+    segments to delete); kept until it is done (stores/undo.py)."""
+    store = peewee.CharField(max_length=255)
+    key = peewee.TextField()  # where: bucket/object, container/segment prefix
+    ref = peewee.TextField()  # what: the multipart upload id, ...
+    # The process writing ("host:pid"); STUCK once its own undo failed: anyone retries it.
+    holder = peewee.CharField(max_length=255, index=True)
+    created_at = peewee.DateTimeField(default=utcnow)
+
+
 class ProjectLimit(BaseModel):
     """A per-project override of a limit (image_size_total, image_count_total, ...)."""
     project_id = peewee.CharField(max_length=255)
@@ -222,7 +233,7 @@ class SchemaVersion(BaseModel):
 
 
 ALL_MODELS = [Image, ImageProperty, ImageTag, ImageMember, ImageLocation, CachedImageNode,
-              ProjectLimit, Task,
+              PendingUndo, ProjectLimit, Task,
               *METADEF_MODELS, SchemaVersion]
 
 

@@ -8,6 +8,7 @@ from glancelab.conf import Config, ConfigError
 from glancelab.stores.base import (ReadHandle, Store, Stored, StoreError, StoreFull,
                                    StoreInUse, StoreUnavailable, file_chunks)
 from glancelab.stores.filesystem import FilesystemStore
+from glancelab.stores.undo import UndoLog
 
 LOG = logging.getLogger(__name__)
 MiB = 1024 * 1024
@@ -113,6 +114,9 @@ class StoreRegistry:
         self.default_id = default_id
         self.multistore = multistore
         self.weights = weights or {}
+        undo_log = UndoLog()  # one a process: it paces the retries of each store
+        for store in stores.values():
+            store.undo_log = undo_log
 
     @property
     def default(self) -> Store:

@@ -7,6 +7,8 @@ import dataclasses
 import uuid
 from typing import BinaryIO, Callable, Iterable, Iterator
 
+from glancelab.stores.undo import NoUndoLog
+
 
 def is_image_id(name: str) -> bool:
     """Stores name what they write by image id; any other name was put there by someone else."""
@@ -93,6 +95,9 @@ class Store(abc.ABC):
     type: str = ""
     writable: bool = True
     url_schemes: tuple[str, ...] = ()
+    # Where a driver records backend work a failed write would still owe (S3 parts, Swift
+    # segments); the registry gives every store the service's database-backed log.
+    undo_log: NoUndoLog = NoUndoLog()
 
     def __init__(self, store_id: str, description: str = ""):
         self.id = store_id
@@ -110,6 +115,11 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def delete(self, url: str) -> None:
         """Remove the data at url; a missing object is not an error."""
+
+    def undo(self, key: str, ref: str) -> None:
+        """Undo what a write recorded in undo_log left in the backend; a thing already
+        gone is not an error. Raises StoreError when the backend cannot do it now."""
+        raise StoreError(f"store {self.id!r} records nothing to undo")
 
     def size_of(self, url: str) -> int:
         """Size of the data at url; raises StoreError when it is not there."""

@@ -4,7 +4,8 @@ Objects up to s3_store_large_object_size go up in one PUT; larger ones as a mult
 upload of s3_store_large_object_chunk_size parts, s3_store_thread_pools of them in flight
 at once (memory per upload: that many parts plus the one being cut). The object
 exists only once the upload completes, and a failed upload is aborted, so nothing
-half-written stays in the bucket.
+half-written stays in the bucket: an abort S3 cannot take now (an outage) or that a dead
+process never sent waits in the undo log (stores/undo.py) until it can.
 """
 
 from __future__ import annotations
@@ -120,8 +121,12 @@ class S3Store(Store):
         stream = iter(chunks)
         head, overflow = read_up_to(stream, min(self.large_object_size, self.chunk_size))
         if not overflow:  # the whole image fitted under the large-object size
-            return self._put_single(image_id, head)
-        return self._put_multipart(image_id, itertools.chain([head, overflow], stream))
+            stored = self._put_single(image_id, head)
+        else:
+            stored = self._put_multipart(image_id, itertools.chain([head, overflow], stream),
+                                         holder)
+        self.undo_log.store_is_back(self)
+        return stored
 
     def _put_single(self, key: str, body: bytes) -> Stored:
         try:
@@ -130,11 +135,13 @@ class S3Store(Store):
             raise self._error(exc, f"writing {key}") from exc
         return Stored(url=self._url(key), size=len(body))
 
-    def _put_multipart(self, key: str, stream: Iterable[bytes]) -> Stored:
+    def _put_multipart(self, key: str, stream: Iterable[bytes], holder: str) -> Stored:
         try:
             upload_id = self.client.create_multipart_upload(Bucket=self.bucket, Key=key)["UploadId"]
         except Exception as exc:
             raise self._error(exc, f"starting the upload of {key}") from exc
+        # Its parts take room until it completes or is aborted: keep the abort owed.
+        record = self.undo_log.begin(self.id, f"{self.bucket}/{key}", upload_id, holder)
         size = 0
         in_flight: list[concurrent.futures.Future] = []
         parts: list[dict] = []
@@ -155,12 +162,14 @@ class S3Store(Store):
             for future in in_flight:
                 future.cancel()
             try:
-                self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
-            except Exception:  # noqa: BLE001 - already failing; report the first error
-                pass
+                self.undo(f"{self.bucket}/{key}", upload_id)
+                self.undo_log.done(record)
+            except StoreError:  # S3 is away: the abort waits in the log for its return
+                self.undo_log.stuck(self, record)
             if _is_botocore(exc):
                 raise self._error(exc, f"writing {key}") from exc
             raise
+        self.undo_log.done(record)
         return Stored(url=self._url(key), size=size)
 
     def _upload_part(self, key: str, upload_id: str, number: int, body: bytes) -> dict:
@@ -190,6 +199,18 @@ class S3Store(Store):
         except Exception as exc:
             raise self._error(exc, f"reading {key}") from exc
         return ReadHandle(length=length, chunks=response["Body"].iter_chunks(READ_CHUNK))
+
+    def undo(self, key: str, ref: str) -> None:
+        """Abort the multipart upload `ref` of bucket/object `key`: its parts go."""
+        from botocore.exceptions import ClientError
+        bucket, _, name = key.partition("/")
+        try:
+            self.client.abort_multipart_upload(Bucket=bucket, Key=name, UploadId=ref)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "NoSuchUpload":  # gone already
+                raise self._error(exc, f"aborting the upload of {name}") from exc
+        except Exception as exc:
+            raise self._error(exc, f"aborting the upload of {name}") from exc
 
     def delete(self, url: str) -> None:
         bucket, key = self._split(url)

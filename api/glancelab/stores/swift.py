@@ -5,7 +5,8 @@ uploads of unknown size) as segments of swift_store_large_object_chunk_size join
 static large object manifest. Segments stream straight from the request, one after the
 other; while Swift still writes one (its object servers answer only after their fsync),
 the next is already on its way, up to SEGMENTS_IN_FLIGHT at once, so memory stays one
-chunk per segment. A failed upload deletes every segment it started, and the image's own
+chunk per segment. A failed upload deletes every segment it started (or, when Swift is
+away or the process died, the undo log does it later: stores/undo.py), and the image's own
 object exists only once its PUT or manifest completes.
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 import concurrent.futures
 import json
 import os
+import secrets
 import threading
 from typing import Iterable
 from urllib.parse import urlparse
@@ -108,8 +110,11 @@ class SwiftStore(Store):
         except Exception as exc:
             raise self._error(exc, "checking the container") from exc
         if size_hint is not None and size_hint <= self.large_object_size:
-            return self._put_single(image_id, chunks, size_hint)
-        return self._put_segmented(image_id, chunks)
+            stored = self._put_single(image_id, chunks, size_hint)
+        else:
+            stored = self._put_segmented(image_id, chunks, holder)
+        self.undo_log.store_is_back(self)
+        return stored
 
     def _put_single(self, name: str, chunks: Iterable[bytes], size: int) -> Stored:
         counted = ChunkReader(chunks)
@@ -122,7 +127,11 @@ class SwiftStore(Store):
             raise self._error(exc, f"writing {name}") from exc
         return Stored(url=self._url(name), size=counted.size)
 
-    def _put_segmented(self, name: str, chunks: Iterable[bytes]) -> Stored:
+    def _put_segmented(self, name: str, chunks: Iterable[bytes], holder: str) -> Stored:
+        # Segments are named for this write alone, so undoing it (now, or later from the
+        # undo log) can never remove the segments of another write of the same image.
+        prefix = f"{name}-{secrets.token_hex(4)}-"
+        record = self.undo_log.begin(self.id, f"{self.container}/{prefix}", "segments", holder)
         started: list[str] = []
         in_flight: list[tuple[str, ChunkReader, concurrent.futures.Future]] = []
         segments: list[dict] = []
@@ -132,7 +141,7 @@ class SwiftStore(Store):
                     for number, piece in enumerate(Pieces(chunks, self.chunk_size), start=1):
                         while len(in_flight) >= SEGMENTS_IN_FLIGHT:
                             segments.append(self._finished(*in_flight.pop(0)))
-                        segment = f"{name}-{number:05d}"
+                        segment = f"{prefix}{number:05d}"
                         counted = ChunkReader(piece)
                         started.append(segment)
                         future = pool.submit(self._put_segment, segment, counted)
@@ -147,6 +156,7 @@ class SwiftStore(Store):
                 finally:
                     concurrent.futures.wait([future for _, _, future in in_flight])
             if not segments:  # an empty image is one empty object
+                self.undo_log.done(record)
                 return self._put_single(name, iter(()), 0)
             try:
                 self.connection.put_object(self.container, name, contents=json.dumps(segments),
@@ -154,8 +164,13 @@ class SwiftStore(Store):
             except Exception as exc:
                 raise self._error(exc, f"writing the manifest of {name}") from exc
         except BaseException:
-            self._delete_segments(started)
+            try:
+                self._undo_segments(self.container, prefix, started)
+                self.undo_log.done(record)
+            except StoreError:  # Swift is away: the segments wait in the undo log
+                self.undo_log.stuck(self, record)
             raise
+        self.undo_log.done(record)  # the manifest owns its segments now
         return Stored(url=self._url(name), size=sum(s["size_bytes"] for s in segments))
 
     def _put_segment(self, segment: str, counted: ChunkReader) -> str:
@@ -178,12 +193,28 @@ class SwiftStore(Store):
         return {"path": f"/{self.container}/{segment}", "etag": etag,
                 "size_bytes": counted.size}
 
-    def _delete_segments(self, names: list[str]) -> None:
-        for segment in names:
-            try:
-                self.connection.delete_object(self.container, segment)
-            except Exception:  # noqa: BLE001 - best effort (404 too); the first error matters
-                pass
+    def undo(self, key: str, ref: str) -> None:
+        """Delete the segments of one failed write: `key` is container/segment-prefix."""
+        container, _, prefix = key.partition("/")
+        self._undo_segments(container, prefix, [])
+
+    def _undo_segments(self, container: str, prefix: str, known: list[str]) -> None:
+        """The segments named `known`, then whatever the listing shows (it may lag)."""
+        from swiftclient.exceptions import ClientException
+        try:
+            _, listed = self.connection.get_container(container, prefix=prefix,
+                                                      full_listing=True)
+            for name in dict.fromkeys([*known, *(segment["name"] for segment in listed)]):
+                try:
+                    self.connection.delete_object(container, name)
+                except ClientException as exc:
+                    if exc.http_status != 404:  # already gone is what we want
+                        raise
+        except ClientException as exc:
+            if exc.http_status != 404:  # no container: nothing of it is left
+                raise self._error(exc, f"deleting the segments {prefix}*") from exc
+        except Exception as exc:
+            raise self._error(exc, f"deleting the segments {prefix}*") from exc
 
     def _url(self, name: str) -> str:
         return f"swift+config://{self.id}/{self.container}/{name}"
