@@ -28,7 +28,7 @@ class ApiServer:
     """`glancelab serve` in a temporary directory, with its own config file."""
 
     def __init__(self, workdir: str, database_url: str | None = None, extra_conf: str = "",
-                 workers: int = 2, port: int | None = None):
+                 workers: int = 2, port: int | None = None, obey_file_modes: bool = False):
         self.workdir = workdir
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -39,6 +39,10 @@ class ApiServer:
         self.workers = workers
         self.extra_conf = extra_conf
         self.base_store_conf = True
+        # The suite runs as root, who reads and writes whatever the modes say; without
+        # these capabilities root meets a file's mode as the glance user would.
+        self.prefix = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--"] \
+            if obey_file_modes else []
         self.process: subprocess.Popen | None = None
 
     def write_config(self) -> None:
@@ -66,7 +70,8 @@ class ApiServer:
     def start(self, timeout: float = 30.0) -> "ApiServer":
         self.write_config()
         log = open(self.log_path, "ab")
-        self.process = subprocess.Popen([GLANCELAB, "--config", self.config_path, "serve"],
+        self.process = subprocess.Popen([*self.prefix, GLANCELAB, "--config", self.config_path,
+                                         "serve"],
                                         cwd=self.workdir, stdout=log, stderr=log,
                                         start_new_session=True)
         deadline = time.monotonic() + timeout

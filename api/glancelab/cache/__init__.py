@@ -22,6 +22,8 @@ import time
 import uuid
 from typing import Iterator
 
+import peewee
+
 from glancelab.cache.models import (CachedImage, QueuedImage, cache_database,
                                     open_cache_database)
 from glancelab.cache.nodes import NodeIndex
@@ -48,6 +50,7 @@ class ImageCache:
         self._opened_in: int | None = None
         self._filling: set[str] = set()  # images this process is copying in now
         self._filling_lock = threading.Lock()
+        self._warned_at = -60.0
 
     @classmethod
     def from_config(cls, config: Config) -> "ImageCache | None":
@@ -81,7 +84,15 @@ class ImageCache:
 
     # -- serving -------------------------------------------------------------------------------
     def open_cached(self, image_id: str, size: int | None, checksum: str | None):
-        """An open file of the cached copy, or None (a changed copy is dropped, not served)."""
+        """An open file of the cached copy, or None: a changed copy is dropped, not served,
+        and a cache this process cannot use (its directory unreadable) is passed by."""
+        try:
+            return self._open_cached(image_id, size, checksum)
+        except (OSError, peewee.DatabaseError) as exc:
+            self._unusable(exc)
+            return None
+
+    def _open_cached(self, image_id: str, size: int | None, checksum: str | None):
         self._connect()
         entry = CachedImage.get_or_none(CachedImage.image_id == image_id)
         if entry is None:
@@ -101,6 +112,14 @@ class ImageCache:
         (CachedImage.update(hits=CachedImage.hits + 1, last_accessed=utcnow())
          .where(CachedImage.image_id == image_id).execute())
         return handle
+
+    def _unusable(self, exc: Exception) -> None:
+        """Say once a minute (not once a download) that downloads bypass the cache."""
+        now = time.monotonic()
+        if now - self._warned_at >= 60:
+            self._warned_at = now
+            LOG.warning("the image cache at %s cannot be used (%s); downloads come from the "
+                        "stores until the API's user can read and write it", self.directory, exc)
 
     def fill_while_serving(self, image_id: str, size: int | None, checksum: str | None,
                            handle: ReadHandle) -> ReadHandle:
@@ -220,13 +239,19 @@ class ImageCache:
         except OSError as exc:
             LOG.warning("could not commit cached %s: %s", image_id, exc)
             return False
-        self._connect()
-        now = utcnow()
-        (CachedImage.insert(image_id=image_id, size=size, checksum=checksum, hits=0,
-                            last_accessed=now, last_modified=now, inode=stat.st_ino,
-                            mtime_ns=stat.st_mtime_ns)
-         .on_conflict_replace().execute())
-        QueuedImage.delete().where(QueuedImage.image_id == image_id).execute()
+        try:
+            self._connect()
+            now = utcnow()
+            (CachedImage.insert(image_id=image_id, size=size, checksum=checksum, hits=0,
+                                last_accessed=now, last_modified=now, inode=stat.st_ino,
+                                mtime_ns=stat.st_mtime_ns)
+             .on_conflict_replace().execute())
+            QueuedImage.delete().where(QueuedImage.image_id == image_id).execute()
+        except peewee.DatabaseError as exc:  # unrecorded, the copy is never served: drop it
+            self._unusable(exc)
+            with contextlib.suppress(OSError):
+                os.unlink(target)
+            return False
         if self.nodes is not None:
             self.nodes.holds(image_id)
         LOG.info("image cached", extra={"image_id": image_id, "size": size})

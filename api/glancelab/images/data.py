@@ -115,5 +115,5 @@ def open_store_data(rt: Runtime, url: str, metadata: dict, offset: int, length: 
         return store.open(url, offset=offset, length=length)
     except StoreUnavailable as exc:
         raise errors.unavailable(f"{exc}; retry later.") from exc
-    except StoreError as exc:
-        raise errors.GlanceError(500, str(exc)) from exc
+    except StoreError as exc:  # data missing or unreadable: the store's fault, named
+        raise errors.unavailable(f"{exc}; the image's data cannot be read now.") from exc

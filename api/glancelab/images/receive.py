@@ -136,6 +136,6 @@ def as_http_error(exc: BaseException, store_id: str, state: str = "queued") -> B
         return errors.unavailable(f"{exc}. {again} Retry when store {store_id} is back.")
     if isinstance(exc, StoreInUse):
         return errors.conflict(f"{exc}. {again}")
-    if isinstance(exc, StoreError):
-        return errors.GlanceError(500, f"{exc}. {again}")
+    if isinstance(exc, StoreError):  # a store that cannot do it now: its message says why
+        return errors.unavailable(f"{exc}. {again}")
     return exc

@@ -7,6 +7,7 @@ writing while the data still arrives (writeback.py), so the fsync is short.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import shutil
@@ -15,7 +16,8 @@ from typing import Iterable
 from urllib.parse import unquote, urlparse
 
 from glancelab.stores.base import (ReadHandle, Store, Stored, StoreError, StoreFull,
-                                   file_chunks, is_image_id, temp_name, temp_prefix)
+                                   StoreUnavailable, file_chunks, is_image_id, temp_name,
+                                   temp_prefix)
 from glancelab.stores.writeback import Writeback
 
 class FilesystemStore(Store):
@@ -56,9 +58,12 @@ class FilesystemStore(Store):
 
     def write(self, image_id: str, chunks: Iterable[bytes], size_hint: int | None,
               holder: str) -> Stored:
-        if self.create_on_write:
-            self._make_dirs()
-        directory = self._choose_dir(size_hint)
+        try:
+            if self.create_on_write:
+                self._make_dirs()
+            directory = self._choose_dir(size_hint)
+        except OSError as exc:
+            raise self._os_error(exc, "prepare its data directories") from exc
         final = os.path.join(directory, image_id)
         temp = os.path.join(directory, temp_name(holder, image_id))
         size = 0
@@ -76,15 +81,25 @@ class FilesystemStore(Store):
             os.rename(temp, final)
             _fsync_dir(directory)
         except BaseException as exc:
-            _remove_quietly(temp)
+            with contextlib.suppress(OSError):  # the first error is the one to report
+                os.unlink(temp)
             if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
                 raise StoreFull(f"store {self.id!r}: {directory} is full; free space or add "
                                 "a directory to filesystem_store_datadirs") from exc
             if isinstance(exc, OSError):
-                raise StoreError(f"store {self.id!r}: cannot write {directory}: "
-                                 f"{exc.strerror}") from exc
+                raise self._os_error(exc, f"write {directory}") from exc
             raise
         return Stored(url=f"file://{final}", size=size)
+
+    def _os_error(self, exc: OSError, doing: str) -> StoreError:
+        """Glance answers 503 for storage it may not use (StorageWriteDenied): so do we,
+        naming the store, the path and the fix."""
+        where = f"store {self.id!r} cannot {doing}"
+        if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            return StoreUnavailable(f"Insufficient permissions on image storage media: {where}: "
+                                    f"{exc.strerror} ({exc.filename}); give the API's user "
+                                    "access (e.g. chown glance:glance, chmod 0750)")
+        return StoreUnavailable(f"{where}: {exc.strerror} ({exc.filename})")
 
     # -- reading and deleting --------------------------------------------------------------
     def open(self, url: str, offset: int = 0, length: int | None = None) -> ReadHandle:
@@ -93,6 +108,8 @@ class FilesystemStore(Store):
             handle = open(path, "rb")
         except FileNotFoundError:
             raise StoreError(f"store {self.id!r}: the data file {path} is missing") from None
+        except OSError as exc:
+            raise self._os_error(exc, "read its data") from exc
         block_device = _is_block_device(handle)
         total = handle.seek(0, os.SEEK_END) if block_device else os.fstat(handle.fileno()).st_size
         handle.seek(offset)
@@ -104,7 +121,10 @@ class FilesystemStore(Store):
         return ReadHandle(length=length, file=handle)
 
     def delete(self, url: str) -> None:
-        _remove_quietly(self.path_of(url))
+        try:
+            _remove_quietly(self.path_of(url))
+        except OSError as exc:
+            raise self._os_error(exc, "delete its data") from exc
 
     def size_of(self, url: str) -> int:
         path = self.path_of(url)
