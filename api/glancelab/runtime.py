@@ -32,6 +32,7 @@ class Settings:
     container_formats: tuple[str, ...]
     formats: FormatPolicy
     file_location_dirs: tuple[str, ...]
+    list_query_timeout: float
 
     @classmethod
     def from_config(cls, config: Config) -> "Settings":
@@ -50,6 +51,7 @@ class Settings:
                                  vmdk_allowed_types=tuple(formats.vmdk_allowed_types)),
             file_location_dirs=tuple(os.path.realpath(path)
                                      for path in config.glancelab.file_location_dirs),
+            list_query_timeout=config.glancelab.list_query_timeout,
         )
 
 

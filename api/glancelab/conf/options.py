@@ -176,6 +176,10 @@ GLANCELAB_OPTS = [
     cfg.BoolOpt("allow_unauthenticated_network", default=False,
                 help="Let noauth or trusted-proxy listen on a non-loopback bind_host."),
     cfg.StrOpt("log_format", default="json", choices=("json", "text"), help="Log line format."),
+    # A list with many property or tag filters can cost the database seconds: bounded, so
+    # it never runs on after its client gave up.
+    cfg.FloatOpt("list_query_timeout", default=10.0, min=0.1,
+                 help="Seconds a GET /v2/images query may run before it answers 503."),
 ]
 
 LIMIT_RESOURCES = ("image_size_total", "image_stage_total", "image_count_total",

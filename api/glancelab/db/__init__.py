@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import time
 from urllib.parse import urlparse
 
 import peewee
@@ -71,3 +73,36 @@ def bind(url: str) -> peewee.Database:
     db = open_database(url)
     database.initialize(db)
     return db
+
+
+class QueryTimeout(Exception):
+    """A statement ran past the time it was given (time_bounded)."""
+
+
+@contextlib.contextmanager
+def time_bounded(seconds: float):
+    """Statements in the block stop after `seconds`: PostgreSQL's statement_timeout for
+    the block's transaction, SQLite's progress handler. Raises QueryTimeout."""
+    db = database.obj
+    if isinstance(db, peewee.PostgresqlDatabase):
+        try:
+            with db.atomic():
+                db.execute_sql(f"SET LOCAL statement_timeout = {max(1, int(seconds * 1000))}")
+                yield
+        except peewee.OperationalError as exc:
+            if "statement timeout" in str(exc):
+                raise QueryTimeout(seconds) from exc
+            raise
+        return
+    connection = db.connection()
+    deadline = time.monotonic() + seconds
+    # called every N SQLite VM steps; a true answer interrupts the statement
+    connection.set_progress_handler(lambda: time.monotonic() > deadline, 20000)
+    try:
+        yield
+    except peewee.OperationalError as exc:
+        if "interrupted" in str(exc):
+            raise QueryTimeout(seconds) from exc
+        raise
+    finally:
+        connection.set_progress_handler(None, 0)

@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 
 from glancelab import errors
 from glancelab.identity.context import RequestContext
+from glancelab.db import QueryTimeout, time_bounded
 from glancelab.db.models import Image, ImageMember, ImageProperty, ImageTag
 from glancelab.runtime import Runtime
 from glancelab.identity import access
@@ -23,6 +24,9 @@ TIME_FIELDS = ("created_at", "updated_at")
 TIME_OPS = {"eq": "__eq__", "neq": "__ne__", "gt": "__gt__", "gte": "__ge__", "lt": "__lt__",
             "lte": "__le__"}
 RESERVED_PARAMS = {"limit", "marker", "sort", "sort_key", "sort_dir", "member_status", "tag"}
+# Each property or tag filter is a subquery: a few dozen cover any real search, hundreds
+# only load the database.
+MAX_FILTERS = 50
 
 
 def _single(params: dict, key: str) -> str | None:
@@ -128,6 +132,11 @@ def _visibility_clause(ctx: RequestContext, visibility: str | None, member_statu
 
 
 def _filters(params: dict) -> list:
+    given = sum(len(_as_list(values)) for key, values in params.items()
+                if key not in RESERVED_PARAMS - {"tag"} and key != "visibility")
+    if given > MAX_FILTERS:
+        raise errors.bad_request(f"Too many filters: {given}; a list takes at most "
+                                 f"{MAX_FILTERS} filters and tags together.")
     clauses = []
     hidden_given = False
     for key, raw in params.items():
@@ -232,7 +241,13 @@ def list_images(rt: Runtime, ctx: RequestContext, params: dict) -> dict:
         clauses.append(_after_marker(sorting, marker))
     if clauses:
         query = query.where(*clauses)
-    rows = list(query.order_by(*_order(sorting)).limit(limit + 1))
+    try:
+        with time_bounded(rt.settings.list_query_timeout):
+            rows = list(query.order_by(*_order(sorting)).limit(limit + 1))
+    except QueryTimeout:
+        raise errors.unavailable(f"The image list did not finish within "
+                                 f"{rt.settings.list_query_timeout:g} s; use fewer filters, "
+                                 "or retry when the database is less busy.") from None
     more = len(rows) > limit
     rows = rows[:limit]
 
