@@ -57,6 +57,13 @@ def test_stalled_uploads_neither_block_others_nor_stay_saving(stall_api):
         while any(client.get(f"/v2/images/{i}").json()["status"] != "queued" for i in images):
             assert time.monotonic() < deadline, "stalled uploads stayed saving"
             time.sleep(0.5)
+        # Their connections closing must not stall the workers' event loops either: every
+        # request meanwhile is answered (a frozen loop shows as a read timeout or a reset).
+        calm = time.monotonic() + 15
+        while time.monotonic() < calm:
+            listed = requests.get(f"{stall_api.url}/v2/images?limit=1", headers=ADMIN, timeout=5)
+            assert listed.status_code == 200
+            time.sleep(0.1)
     finally:
         for sock in sockets:
             sock.close()

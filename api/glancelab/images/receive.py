@@ -19,7 +19,6 @@ from glancelab.quotas.service import StorageGrant
 from glancelab.runtime import Runtime
 from glancelab.stores import (Store, Stored, StoreError, StoreFull, StoreInUse,
                               StoreUnavailable)
-from glancelab.web.body import drain
 
 LOG = logging.getLogger(__name__)
 
@@ -114,8 +113,7 @@ def receive(rt: Runtime, image: Image, stream: BinaryIO, content_length: int | N
         lifecycle.release(image.id, holder, status)
         LOG.warning("receiving image data failed; image back to queued",
                     extra={"image_id": image.id, "store": store.id, "error": str(exc)})
-        if not isinstance(exc, UploadInterrupted):
-            drain(stream)
+        # what the client still sends is dropped by web/body.py's UnreadBody
         raise as_http_error(exc, store.id) from exc
     return stored, writer
 

@@ -4,7 +4,9 @@ cannot store and a client gets a 400 that says what is wrong."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
 
 import falcon
 
@@ -120,15 +122,28 @@ class ClientTimeout:
 
 
 class UnreadBody:
-    """Falcon middleware: a request answered with an error before its body was read
-    (a 409 on a staged image, a 400 for an unknown store) has the rest of the body read
-    and dropped, so the keep-alive connection stays usable. The server alone would drop
-    only the first 64 KiB and then close it under the client's next request."""
+    """Falcon middleware, the one owner of draining: a request answered with an error
+    before its body was all read (a 409 on a staged image, a 400 for an unknown store, a
+    quota refused mid-upload) has the rest read and dropped, so the keep-alive connection
+    stays usable; the server alone would drop only the first 64 KiB and then close it
+    under the client's next request. A body whose reading already failed is left alone:
+    waiting on a stalled client again would hold the thread for another timeout."""
 
     def process_response(self, req: falcon.Request, resp: falcon.Response, resource,
                          req_succeeded: bool) -> None:
-        if (req.content_length or req.get_header("Transfer-Encoding")) and \
-                resp.status_code >= 400:
+        if not (req.content_length or req.get_header("Transfer-Encoding")):
+            return
+        # gunicorn's body marks itself failed when a read raised (a timeout, a reset)
+        if getattr(req.stream, "failed", False):
+            # The connection will close. gunicorn's graceful close then reads what the
+            # client still sends for up to 2 s, on the worker's event-loop thread: for a
+            # client that stalled, that is 2 s of no other connection being served, per
+            # connection. Ending the read side now makes that read return at once.
+            sock = req.env.get("gunicorn.socket")
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RD)
+        elif resp.status_code >= 400:
             drain(req.stream)  # already read to its end: returns at once
 
 
