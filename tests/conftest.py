@@ -11,6 +11,7 @@ import pytest
 sys.path.insert(0, os.path.dirname(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "api"))
 
+import harness  # noqa: E402
 from harness import ApiServer, Keystone, Postgres, Service, free_port_block  # noqa: E402
 
 
@@ -19,6 +20,14 @@ def session_dir():
     with tempfile.TemporaryDirectory(prefix="glancelab-tests-") as path:
         os.chmod(path, 0o755)  # PostgreSQL runs as its own user and must reach its state dir
         yield path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_server_answered_500(session_dir):
+    """After every server of the session stopped: none logged a 500 or a crash."""
+    yield
+    seen = harness.UNEXPECTED_SEEN
+    assert not seen, f"{len(seen)} unexpected error(s) in API server logs:\n" + "\n".join(seen[:20])
 
 
 @pytest.fixture(scope="session")

@@ -24,6 +24,12 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+# What a 500 or a crash leaves in a server's log: the session fails on any of them
+# (tests/conftest.py), since no request should ever get a 500.
+UNEXPECTED_IN_LOG = ('"unhandled error"', "Error handling request", "Exception in worker process")
+UNEXPECTED_SEEN: list[str] = []
+
+
 class ApiServer:
     """`glancelab serve` in a temporary directory, with its own config file."""
 
@@ -96,6 +102,19 @@ class ApiServer:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
         self.process = None
+        self._note_unexpected()
+
+    def _note_unexpected(self) -> None:
+        """Keep each line of the log, read since the last stop, that shows a 500."""
+        try:
+            with open(self.log_path, errors="replace") as handle:
+                handle.seek(getattr(self, "_log_scanned", 0))
+                lines = handle.readlines()
+                self._log_scanned = handle.tell()
+        except FileNotFoundError:
+            return
+        UNEXPECTED_SEEN.extend(f"{self.log_path}: {line.strip()[:600]}" for line in lines
+                               if any(mark in line for mark in UNEXPECTED_IN_LOG))
 
     def worker_pids(self) -> list[int]:
         out = subprocess.run(["pgrep", "-P", str(self.process.pid)], capture_output=True,
