@@ -44,6 +44,7 @@ bench: install-test
 	$(BIN)/python bench/labs_bench.py
 	$(BIN)/python bench/module_count.py
 	$(BIN)/python bench/auth_bench.py
+	$(BIN)/python bench/soak.py
 
 clean:
 	rm -rf $(VENV) .venv-cloud .venv-keystone var *.egg-info api/*.egg-info
