@@ -14,10 +14,8 @@ import sys
 def cmd_snapshot_import(args) -> int:
     from glancelab_toolkit.client import ApiClient, ApiError
     from glancelab_toolkit.snapshot import import_snapshot
-    headers = {}
-    if args.project:
-        headers = {"X-Project-Id": args.project, "X-Roles": args.roles}
     try:
+        headers = _auth_headers(args)
         image = import_snapshot(ApiClient(args.os_image_url, headers), args.source, args.name,
                                 args.copy, args.disk_format, progress=not args.quiet)
     except ApiError as exc:
@@ -69,6 +67,30 @@ def cmd_lab(args) -> int:
         return 3
 
 
+def _auth_headers(args) -> dict[str, str]:
+    """A token given (--os-auth-token, OS_AUTH_TOKEN), else one from Keystone when an openrc
+    is sourced (OS_AUTH_URL, OS_USERNAME, ...), else noauth's identity headers."""
+    from glancelab_toolkit.client import ApiError
+    if args.os_auth_token:
+        return {"X-Auth-Token": args.os_auth_token}
+    env = os.environ
+    if env.get("OS_AUTH_URL") and env.get("OS_PASSWORD"):
+        from keystoneauth1 import exceptions, session
+        from keystoneauth1.identity import v3
+        auth = v3.Password(auth_url=env["OS_AUTH_URL"], username=env.get("OS_USERNAME"),
+                           password=env["OS_PASSWORD"], project_name=env.get("OS_PROJECT_NAME"),
+                           user_domain_name=env.get("OS_USER_DOMAIN_NAME", "Default"),
+                           project_domain_name=env.get("OS_PROJECT_DOMAIN_NAME", "Default"))
+        try:
+            return {"X-Auth-Token": session.Session(auth=auth).get_token()}
+        except exceptions.ClientException as exc:
+            raise ApiError(f"Keystone at {env['OS_AUTH_URL']} gave no token: {exc}; check "
+                           "the openrc you sourced") from None
+    if args.project:
+        return {"X-Project-Id": args.project, "X-Roles": args.roles}
+    return {}
+
+
 def add_commands(sub) -> list[argparse.ArgumentParser]:
     """Add the toolkit's subcommands to the glancelab command line; returns their parsers."""
     snapshot = sub.add_parser("snapshot", help="images from snapshots")
@@ -81,7 +103,10 @@ def add_commands(sub) -> list[argparse.ArgumentParser]:
     s_import.add_argument("--disk-format", default="raw")
     s_import.add_argument("--os-image-url", default=os.environ.get("OS_IMAGE_URL",
                                                                    "http://127.0.0.1:9292"))
-    s_import.add_argument("--project", help="act as this project (X-Project-Id)")
+    s_import.add_argument("--os-auth-token", default=os.environ.get("OS_AUTH_TOKEN") or None,
+                          help="a Keystone token (default: $OS_AUTH_TOKEN, else one for the "
+                               "sourced openrc)")
+    s_import.add_argument("--project", help="noauth: act as this project (X-Project-Id)")
     s_import.add_argument("--roles", default="member,reader")
     s_import.add_argument("--quiet", action="store_true", help="no progress bar")
     s_import.set_defaults(func=cmd_snapshot_import)

@@ -150,3 +150,25 @@ def test_ansible_openstack_cloud_image_with_a_clouds_yaml(keystone, keystone_api
         assert time.monotonic() < deadline
         time.sleep(0.2)
     assert admin.get(f"/v2/images/{imported_id}/file").content == payload
+
+
+def test_glancelab_snapshot_import_logs_in_with_the_sourced_openrc(keystone, keystone_api,
+                                                                    tmp_path):
+    source = tmp_path / "disk.snap"
+    source.write_bytes(os.urandom(200_000))
+    command = [os.path.join(BIN, "glancelab"), "snapshot", "import", str(source), "--copy",
+               "--quiet", "--name", "from-openrc", "--os-image-url", keystone_api.url]
+    refused = subprocess.run(command, capture_output=True, text=True, timeout=120,
+                             env=clean_env())
+    assert refused.returncode == 1 and "401" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    wrong = clean_env(**{**openrc(keystone, "demo", "demo"), "OS_PASSWORD": "not-it"})
+    bad = subprocess.run(command, capture_output=True, text=True, timeout=120, env=wrong)
+    assert bad.returncode == 1 and "gave no token" in bad.stderr and "Traceback" not in bad.stderr
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120,
+                          env=clean_env(**openrc(keystone, "demo", "demo")))
+    assert done.returncode == 0, done.stderr
+    image_id = done.stdout.split()[0]
+    demo = Client(keystone_api.url, {"X-Auth-Token": keystone.token("demo")})
+    image = demo.get(f"/v2/images/{image_id}").json()
+    assert image["owner"] == keystone.project_id("demo") and image["status"] == "active"

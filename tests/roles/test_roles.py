@@ -20,11 +20,20 @@ def ceph_vars(ceph_service) -> dict:
             "GLANCE_CEPH_CLIENT_KEY": env["CEPH_GLANCE_KEY"]}
 
 
+def keystone_vars(keystone) -> dict:
+    """The suite's Keystone, for the scenarios that run the API in keystone mode."""
+    return {"GLANCELAB_KEYSTONE_URL": keystone.url,
+            "GLANCELAB_KEYSTONE_GLANCE_PASSWORD": keystone.env["KEYSTONE_GLANCE_PASSWORD"],
+            "GLANCELAB_KEYSTONE_ADMIN_PASSWORD": keystone.env["OS_PASSWORD"]}
+
+
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_molecule_scenario(scenario, role_env, request):
     env = role_env
     if scenario == "glance_ceph":
         env = {**role_env, **ceph_vars(request.getfixturevalue("ceph_service"))}
+    if scenario in ("glancelab_api", "glance_keystone"):
+        env = {**role_env, **keystone_vars(request.getfixturevalue("keystone"))}
     result = subprocess.run([os.path.join(BIN, "molecule"), "test", "-s", scenario],
                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     output = result.stdout + result.stderr
