@@ -5,12 +5,15 @@ default ~/.local/state/glancelab/labs (their own, even when several trainees sha
 machine and one installation):
 
   hosts/                    the lab hosts (scripts/labhost's state, SSH key)
-  ssh/                      Ansible's SSH control sockets
   slot                      this trainee's address block
   <lab>/state.json          not started / started / graded / finished, score, times
   <lab>/inventory.yml       the hosts and variables `start` chose, reused by grade and solve
   <lab>/runs/<action>-<t>/  what each start, solve and grade produced
   <lab>/attempts/<t>.json   each grade's result (for a trainer collecting them)
+
+Ansible's SSH control sockets are the one exception: a socket's path must stay under
+about 100 bytes, which a lab home need not, so they live in a short private directory
+named by a hash of the lab home (/tmp/glancelab-ssh-UID/HASH).
 
 Trainees on one machine get distinct slots: slot N moves every lab host from 127.0.0.X to
 127.N.0.X and every shared service port up by N * PORT_STRIDE. Slots are claimed in a
@@ -22,8 +25,10 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import errno
+import hashlib
 import json
 import os
+import tempfile
 import time
 
 from glancelab_toolkit.labs.spec import Lab, LabError
@@ -61,7 +66,13 @@ class Trainee:
 
     @property
     def ssh_control_dir(self) -> str:
-        return os.path.join(self.home, "ssh")
+        """This trainee's own directory of SSH control sockets (made here, mode 0700)."""
+        digest = hashlib.sha1(os.path.abspath(self.home).encode()).hexdigest()[:12]
+        base = os.path.join(tempfile.gettempdir(), f"glancelab-ssh-{os.getuid()}")
+        path = os.path.join(base, digest)
+        for directory in (base, path):
+            os.makedirs(directory, mode=0o700, exist_ok=True)
+        return path
 
     def lab_dir(self, lab: Lab) -> str:
         return os.path.join(self.home, lab.slug)
