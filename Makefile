@@ -28,6 +28,7 @@ run: install
 ## What the labs need on this machine too (Debian packages), then what is still missing
 labs: install
 	scripts/install-system-deps --labs
+	PYTHON=$(PYTHON) scripts/install-keystone
 	$(BIN)/glancelab lab doctor
 
 ## Install everything and run the whole test suite against real servers

@@ -88,18 +88,83 @@ def normalized(path: str | None) -> str:
     return os.path.normpath(path) if path else ""
 
 
+# -- the lab's Keystone ---------------------------------------------------------------------
+
+_tokens: dict[tuple[str, str], str] = {}
+
+
+class Keystone:
+    """Tokens of the trainee's lab Keystone, asked from this machine: the admin's, scoped to
+    the admin project or to any other project (made, with the admin as its member, when it
+    does not exist yet: a check that needs a project of its own gets a fresh one)."""
+
+    def __init__(self, variables: dict):
+        self.url = variables.get("lab_os_auth_url", "")
+        self.password = variables.get("lab_os_password", "")
+
+    def token(self, project: str = "admin") -> str:
+        if (self.url, project) not in _tokens:
+            if project != "admin":
+                self._join(project)
+            _tokens[(self.url, project)] = self._login(project)
+        return _tokens[(self.url, project)]
+
+    def _login(self, project: str) -> str:
+        body = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
+            "name": "admin", "domain": {"id": "default"}, "password": self.password}}},
+            "scope": {"project": {"name": project, "domain": {"id": "default"}}}}}
+        headers, _ = self._call("POST", "/auth/tokens", body, token=None)
+        return headers["X-Subject-Token"]
+
+    def _join(self, project: str) -> None:
+        admin = self.token("admin")
+        _, found = self._call("GET", f"/projects?name={project}", token=admin)
+        if found["projects"]:
+            project_id = found["projects"][0]["id"]
+        else:
+            _, made = self._call("POST", "/projects", {"project": {
+                "name": project, "domain_id": "default"}}, token=admin)
+            project_id = made["project"]["id"]
+        _, users = self._call("GET", "/users?name=admin", token=admin)
+        _, roles = self._call("GET", "/roles?name=member", token=admin)
+        self._call("PUT", f"/projects/{project_id}/users/{users['users'][0]['id']}/roles/"
+                          f"{roles['roles'][0]['id']}", token=admin)
+
+    def _call(self, method: str, path: str, body=None, token: str | None = None):
+        import urllib.error
+        import urllib.request
+        request = urllib.request.Request(
+            self.url + path, method=method, data=json.dumps(body).encode() if body else None,
+            headers={"Content-Type": "application/json", **({"X-Auth-Token": token} if token else {})})
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.headers, json.loads(response.read() or b"{}")
+        except urllib.error.HTTPError as exc:
+            raise Hint(f"the lab's Keystone answered {exc.code} to {method} {path.split('?')[0]}",
+                       f"on your machine: glancelab lab start {LAB}   (sets the lab's users up "
+                       "again)") from None
+        except (urllib.error.URLError, OSError):
+            raise Hint(f"the lab's Keystone does not answer on {self.url}",
+                       f"on your machine: glancelab lab start {LAB}   (starts it again)") from None
+
+
 # -- the API on the host --------------------------------------------------------------------
 
 class Api:
-    """curl on the lab host against its own API: what a trainee would type."""
+    """curl on the lab host against its own API, with a token: what a trainee would type."""
 
     def __init__(self, host):
         self.host = host
         self.name = name_of(host)
         self.url = f"http://{address_of(host)}:9292"
+        self.keystone = Keystone(host.ansible.get_variables())
 
-    def request(self, method: str, path: str, *curl_args: str, data: str = "") -> tuple[int, str]:
-        """(status, body); a stopped or silent API is a Hint that says so."""
+    def request(self, method: str, path: str, *curl_args: str, data: str = "",
+                project: str | None = "admin") -> tuple[int, str]:
+        """(status, body) as the admin in `project` (None: no token); a stopped or silent
+        API is a Hint that says so."""
+        if project is not None:
+            curl_args = (f"-H 'X-Auth-Token: {self.keystone.token(project)}'", *curl_args)
         command = (f"curl -s -m 60 -X {method} -w '\\n%{{http_code}}' {' '.join(curl_args)} "
                    f"'{self.url}{path}'")
         if data:
@@ -110,8 +175,8 @@ class Api:
         body, _, status = result.stdout.rpartition("\n")
         return int(status or 0), body
 
-    def json(self, path: str, *curl_args: str):
-        status, body = self.request("GET", path, *curl_args)
+    def json(self, path: str, *curl_args: str, project: str = "admin"):
+        status, body = self.request("GET", path, *curl_args, project=project)
         if status != 200:
             raise Hint(f"GET {path} on {self.name} answered {status}: {_message(body)}",
                        f"tail -n 20 {API_LOG}   (the API's own account of it)")
@@ -120,8 +185,8 @@ class Api:
     def create_image(self, name: str, project: str = "admin") -> str:
         status, body = self.request(
             "POST", "/v2/images", "-H 'Content-Type: application/json'",
-            f"-H 'X-Project-Id: {project}'", "-H 'X-Roles: member,reader'",
-            f"-d '{json.dumps({'name': name, 'disk_format': 'raw', 'container_format': 'bare'})}'")
+            f"-d '{json.dumps({'name': name, 'disk_format': 'raw', 'container_format': 'bare'})}'",
+            project=project)
         expect(status == 201, f"creating an image on {self.name} answered {status}: "
                               f"{_message(body)}", f"tail -n 20 {API_LOG}")
         return json.loads(body)["id"]
@@ -129,15 +194,16 @@ class Api:
     def upload(self, image_id: str, source: str, project: str = "admin",
                store: str = "") -> tuple[int, str]:
         """(status, message) of uploading `source` (a shell expression giving bytes)."""
-        headers = [f"-H 'X-Project-Id: {project}'", "-H 'X-Roles: member,reader'",
-                   "-H 'Content-Type: application/octet-stream'", "--data-binary @-"]
+        headers = ["-H 'Content-Type: application/octet-stream'", "--data-binary @-"]
         if store:
             headers.append(f"-H 'X-Image-Meta-Store: {store}'")
-        status, body = self.request("PUT", f"/v2/images/{image_id}/file", *headers, data=source)
+        status, body = self.request("PUT", f"/v2/images/{image_id}/file", *headers, data=source,
+                                    project=project)
         return status, _message(body)
 
     def download_md5(self, image_id: str) -> str | None:
-        result = self.host.run(f"curl -s -f -m 60 '{self.url}/v2/images/{image_id}/file' | md5sum")
+        result = self.host.run(f"curl -s -f -m 60 -H 'X-Auth-Token: {self.keystone.token()}' "
+                               f"'{self.url}/v2/images/{image_id}/file' | md5sum")
         return result.stdout[:32] if result.rc == 0 else None
 
     def delete(self, image_id: str) -> int:
@@ -168,7 +234,7 @@ def _message(body: str) -> str:
 @pytest.fixture
 def api(host):
     api = Api(host)
-    status, body = api.request("GET", "/healthcheck")
+    status, body = api.request("GET", "/healthcheck", project=None)
     expect(status == 200, f"glancelab-api on {api.name} is unhealthy ({status}: {_message(body)})",
            f"tail -n 20 {API_LOG}")
     return api

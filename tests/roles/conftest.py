@@ -55,9 +55,13 @@ def role_env(tmp_path_factory, testrun_uid):
 
 
 def forget_lab_home(env: dict, lab_home: str) -> None:
-    """A trainee gone: their lab hosts stopped and their address block free again."""
+    """A trainee gone: their lab hosts and lab servers stopped, their address block free."""
     from glancelab_toolkit.labs.trainee import release_slot
     subprocess.run([os.path.join(ROOT, "scripts/labhost"), "purge"], check=False,
                    env={**env, "GLANCELAB_LABHOSTS": os.path.join(lab_home, "hosts")},
                    capture_output=True)
+    services = os.path.join(lab_home, "services")
+    for name in os.listdir(services) if os.path.isdir(services) else []:
+        subprocess.run([os.path.join(ROOT, "scripts/services", f"{name}-down"),
+                        os.path.join(services, name)], check=False, capture_output=True)
     release_slot(lab_home)

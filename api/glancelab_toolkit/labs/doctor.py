@@ -10,7 +10,7 @@ import subprocess
 import sys
 
 from glancelab_toolkit.labs import hosts
-from glancelab_toolkit.labs.spec import all_labs
+from glancelab_toolkit.labs.spec import all_labs, home
 from glancelab_toolkit.labs.trainee import Trainee
 
 
@@ -68,6 +68,16 @@ def _toolkit():
             f"{sys.executable} -m pip install 'glancelab[labs]'   (or: make labs)"
 
 
+def _keystone():
+    # every lab's API asks the trainee's lab Keystone (scripts/services/keystone-up)
+    installer = home().script("install-keystone")
+    keystone = os.path.join(os.path.dirname(os.path.dirname(installer)), ".venv-keystone",
+                            "bin", "keystone-manage")
+    if not os.path.exists(keystone):
+        return "Keystone is not installed (every lab's API asks a Keystone)", \
+            f"{installer}   (or: make labs)"
+
+
 def _free_addresses():
     trainee = Trainee.current()
     taken = []
@@ -91,7 +101,7 @@ def _free_addresses():
 
 CHECKS = [("root", _root), ("namespaces", _namespaces), ("overlayfs", _overlayfs),
           ("sshd", _sshd), ("python3 venv", _host_python), ("curl", _curl),
-          ("loop devices", _loop_devices), ("toolkit", _toolkit),
+          ("loop devices", _loop_devices), ("toolkit", _toolkit), ("keystone", _keystone),
           ("free addresses", _free_addresses)]
 
 

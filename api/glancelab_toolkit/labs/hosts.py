@@ -8,12 +8,15 @@ import sys
 
 import yaml
 
-from glancelab_toolkit.labs.spec import Lab, LabError, home
+from glancelab_toolkit.labs.spec import Lab, LabError, all_labs, home
 from glancelab_toolkit.labs.trainee import Trainee
 
-# Servers some labs share between their hosts, on 127.0.0.1 (the hosts share its network);
-# the base port of slot 0, moved up for the other trainees' slots.
-SERVICE_PORTS = {"postgres": 15432, "s3": 18333, "ceph": 16789}
+# Servers labs use from their hosts, on 127.0.0.1 (the hosts share its network); the base
+# port of slot 0, moved up for the other trainees' slots.
+SERVICE_PORTS = {"keystone": 15000, "postgres": 15432, "s3": 18333, "ceph": 16789}
+# Every lab's API asks Keystone, as real Glance does: one Keystone a trainee, which all their
+# labs share (it stops when the last of their labs finishes).
+SHARED_SERVICES = ("keystone",)
 
 
 def labhost(trainee: Trainee, *args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -47,11 +50,14 @@ def host_is_up(lab: Lab, trainee: Trainee, name: str) -> bool:
 def start_services(lab: Lab, trainee: Trainee) -> dict[str, str]:
     """Start the lab's services with scripts/services/*-up; their settings as variables."""
     variables = {}
-    for name in lab.services:
+    first_host = next(iter(trainee.hosts(lab).values()))
+    for name in (*SHARED_SERVICES, *lab.services):
         port = trainee.port(SERVICE_PORTS[name])
+        # Keystone's catalog names this lab's (first) API node as the image endpoint.
+        environ = {**os.environ, "GLANCE_URL": f"http://{first_host}:9292"}
         result = subprocess.run([home().script("services", f"{name}-up"),
                                  _service_state(trainee, name), str(port)],
-                                capture_output=True, text=True)
+                                capture_output=True, text=True, env=environ)
         if result.returncode:
             raise LabError(f"{name}-up failed: {result.stderr.strip()[-1000:]}")
         for assignment in result.stdout.split("export", 1)[1].split():
@@ -62,10 +68,18 @@ def start_services(lab: Lab, trainee: Trainee) -> dict[str, str]:
 
 
 def stop_services(lab: Lab, trainee: Trainee | None = None) -> None:
+    """The lab's own services; the shared ones too when no other lab of this trainee is
+    still under way."""
     trainee = trainee or Trainee.current()
-    for name in lab.services:
+    others_running = any(trainee.state(other)["state"] not in IDLE_STATES
+                         for other in all_labs() if other.number != lab.number)
+    for name in (*lab.services, *(() if others_running else SHARED_SERVICES)):
         subprocess.run([home().script("services", f"{name}-down"),
                         _service_state(trainee, name)], capture_output=True)
+
+
+# Where a lab leaves nothing running.
+IDLE_STATES = ("not started", "finished", "reset", "start failed")
 
 
 def _service_state(trainee: Trainee, name: str) -> str:
@@ -79,8 +93,11 @@ def write_inventory(lab: Lab, trainee: Trainee, extra_vars: dict) -> str:
                  "ansible_ssh_common_args": "-o StrictHostKeyChecking=no "
                                             "-o UserKnownHostsFile=/dev/null",
                  "glancelab_lab_number": lab.number,
-                 # lab hosts listen on loopback addresses: the API without Keystone
-                 "glancelab_api_auth_strategy": "noauth",
+                 # the API asks the trainee's lab Keystone, as real Glance does
+                 "glancelab_api_auth_strategy": "keystone",
+                 "glancelab_api_keystone_url": extra_vars.get("lab_keystone_url", ""),
+                 "glancelab_api_keystone_service_password":
+                     extra_vars.get("lab_keystone_glance_password", ""),
                  **lab.variables, **extra_vars},
         "children": {"glance_api": {"hosts": {
             name: {"ansible_host": address}

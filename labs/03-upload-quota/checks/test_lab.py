@@ -39,6 +39,6 @@ def test_per_project_limits_are_on(host, api):
     expect(value.lower() == "true", f"use_keystone_limits is {value or 'unset'}: per-project "
            "limits are off and /v2/info/usage is empty",
            f"set use_keystone_limits = true in [DEFAULT], then {SERVICE} restart")
-    usage = api.json("/v2/info/usage", "-H 'X-Project-Id: demo'")["usage"]
+    usage = api.json("/v2/info/usage", project="demo")["usage"]
     expect("image_size_total" in usage, "the running API shows no usage: it did not reread "
            "the configuration", f"{SERVICE} restart")
