@@ -2,11 +2,13 @@
 
 import hashlib
 import os
+import socket
 
 import pytest
 
 from helpers import ADMIN, Client, identity, wait_for_task
 
+MiB = 1024 * 1024
 STORES = ["fast", "cheap", "obj", "s3", "ceph"]
 
 
@@ -261,16 +263,9 @@ def test_an_outage_mid_upload_owes_its_undo_until_the_store_is_back(
 def test_a_worker_killed_mid_multipart_upload_leaves_no_parts(admin, multistore_api, s3_client):
     """kill -9 mid-upload: the dead process never aborts; the master's recovery does."""
     import signal
-    import socket
     import time
     image = admin.create_image()
-    host, port = multistore_api.url.split("//")[1].split(":")
-    headers = "".join(f"{k}: {v}\r\n" for k, v in ADMIN.items())
-    with socket.create_connection((host, int(port))) as sock:
-        sock.sendall(f"PUT /v2/images/{image['id']}/file HTTP/1.1\r\nHost: x\r\n{headers}"
-                     "Content-Type: application/octet-stream\r\nX-Image-Meta-Store: s3\r\n"
-                     f"Content-Length: {32 * 1024 * 1024}\r\n\r\n".encode())
-        sock.sendall(os.urandom(12 * 1024 * 1024))
+    with _partial_upload(multistore_api, image["id"], "s3", 32 * MiB, 12 * MiB):
         deadline = time.monotonic() + 30
         while not _parts_of(s3_client, image["id"]):  # the upload has parts in S3
             assert time.monotonic() < deadline, multistore_api.log()
@@ -283,6 +278,19 @@ def test_a_worker_killed_mid_multipart_upload_leaves_no_parts(admin, multistore_
             time.sleep(0.2)
     _wait_until_serving(multistore_api)
     assert admin.get(f"/v2/images/{image['id']}").json()["status"] == "queued"
+
+
+def _partial_upload(server, image_id: str, store: str, declared: int, sent: int):
+    """A raw connection that announces `declared` bytes of image data, sends `sent` of
+    them, and stays open (a context manager: leaving it is the client going away)."""
+    host, port = server.url.split("//")[1].split(":")
+    headers = "".join(f"{k}: {v}\r\n" for k, v in ADMIN.items())
+    sock = socket.create_connection((host, int(port)))
+    sock.sendall(f"PUT /v2/images/{image_id}/file HTTP/1.1\r\nHost: x\r\n{headers}"
+                 f"Content-Type: application/octet-stream\r\nX-Image-Meta-Store: {store}\r\n"
+                 f"Content-Length: {declared}\r\n\r\n".encode())
+    sock.sendall(os.urandom(sent))
+    return sock
 
 
 def _parts_of(s3_client, image_id):
@@ -393,17 +401,10 @@ def test_api_nodes_starting_together_share_one_new_bucket(s3_service):
 def test_client_cut_mid_upload_leaves_no_segment_or_part(admin, store, multistore_api,
                                                          s3_client, swift_client, ceph_pool):
     """Several segments (parts) are already written or in flight when the client goes."""
-    import socket
     import time
     image = admin.create_image()
-    host, port = multistore_api.url.split("//")[1].split(":")
-    headers = "".join(f"{k}: {v}\r\n" for k, v in ADMIN.items())
-    with socket.create_connection((host, int(port))) as sock:
-        sock.sendall(f"PUT /v2/images/{image['id']}/file HTTP/1.1\r\nHost: x\r\n{headers}"
-                     "Content-Type: application/octet-stream\r\n"
-                     f"X-Image-Meta-Store: {store}\r\n"
-                     f"Content-Length: {16 * 1024 * 1024}\r\n\r\n".encode())
-        sock.sendall(os.urandom(12 * 1024 * 1024 + 5))
+    with _partial_upload(multistore_api, image["id"], store, 16 * MiB, 12 * MiB + 5):
+        pass  # the client goes
     deadline = time.monotonic() + 30
     while admin.get(f"/v2/images/{image['id']}").json()["status"] != "queued" or \
             time.monotonic() < deadline and _leftovers(store, image["id"], s3_client, swift_client,
