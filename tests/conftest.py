@@ -37,18 +37,42 @@ def postgres(session_dir):
     server.stop()
 
 
-@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+@pytest.fixture(scope="session", params=["sqlite", "postgresql", "keystone"])
 def api(request, session_dir, tmp_path_factory):
-    """The API suite runs once on SQLite and once on PostgreSQL. Tests' own files (under
-    pytest's temporary directory) and loop devices may be file:// locations."""
-    database_url = None
+    """The API suite runs once on SQLite and once on PostgreSQL with identities sent as
+    headers, and its modules marked keystone_mode once more with auth_strategy = keystone
+    and real tokens (api.keystone set). Tests' own files (under pytest's temporary
+    directory) and loop devices may be file:// locations."""
+    database_url, auth, keystone = None, "", None
     if request.param == "postgresql":
         database_url = request.getfixturevalue("postgres").new_database()
+    if request.param == "keystone":
+        keystone = request.getfixturevalue("keystone")
+        auth = "[DEFAULT]\nauth_strategy = keystone\n" + keystone.authtoken_section()
     server = ApiServer(os.path.join(session_dir, f"api-{request.param}"), database_url,
                        extra_conf=f"[glancelab]\nfile_location_dirs = "
-                                  f"{tmp_path_factory.getbasetemp()}, /dev\n").start()
+                                  f"{tmp_path_factory.getbasetemp()}, /dev\n" + auth).start()
+    server.keystone = keystone
     yield server
     server.stop()
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "keystone_mode: the module also runs against the API "
+                                       "with auth_strategy = keystone (the api fixture)")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Only modules marked keystone_mode run against the keystone-mode API: the others
+    send identity headers, which that mode rightly ignores."""
+    keep, drop = [], []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        in_keystone = callspec is not None and callspec.params.get("api") == "keystone"
+        (drop if in_keystone and not item.get_closest_marker("keystone_mode") else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
 
 
 @pytest.fixture(scope="session")

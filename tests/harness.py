@@ -50,6 +50,7 @@ class ApiServer:
         self.prefix = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--"] \
             if obey_file_modes else []
         self.process: subprocess.Popen | None = None
+        self.keystone: "Keystone | None" = None  # set when it runs auth_strategy = keystone
 
     def write_config(self) -> None:
         os.makedirs(self.workdir, exist_ok=True)
@@ -391,6 +392,7 @@ class Keystone(Service):
         self.glance_port = free_port()
         super().__init__("keystone", state_dir,
                          environ={"GLANCE_URL": f"http://127.0.0.1:{self.glance_port}"})
+        self._members: dict[tuple[str, str], tuple[str, str, float]] = {}
 
     @property
     def url(self) -> str:
@@ -410,6 +412,36 @@ class Keystone(Service):
 
     def project_id(self, user: str, project: str | None = None) -> str:
         return self.session(user, project).get_project_id()
+
+    def member_of(self, project: str, roles: str = "member,reader") -> tuple[str, str]:
+        """A token of a user holding `roles` on `project` (both made on first use), and the
+        project's id: how the keystone-mode API suite gets its alice, bob and readers."""
+        known = self._members.get((project, roles))
+        if known is not None and time.monotonic() - known[2] < 1800:  # tokens live 1 h
+            return known[0], known[1]
+        user = f"{project}--{roles.replace(',', '-')}"
+        project_id = known[1] if known else self._make_member(project, user, roles)
+        token = self.token(user, project)
+        self._members[(project, roles)] = (token, project_id, time.monotonic())
+        return token, project_id
+
+    def _make_member(self, project: str, user: str, roles: str) -> str:
+        admin = self.session("admin")
+        project_id = self._find_or_make(admin, "projects", {"name": project,
+                                                            "domain_id": "default"})
+        user_id = self._find_or_make(admin, "users", {"name": user, "password": user,
+                                                      "domain_id": "default"})
+        for role in roles.split(","):
+            role_id = self._find_or_make(admin, "roles", {"name": role})
+            admin.put(f"{self.url}/v3/projects/{project_id}/users/{user_id}/roles/{role_id}")
+        return project_id
+
+    def _find_or_make(self, admin, kind: str, fields: dict) -> str:
+        found = admin.get(f"{self.url}/v3/{kind}", params={"name": fields["name"]}).json()
+        if found[kind]:
+            return found[kind][0]["id"]
+        singular = kind[:-1]
+        return admin.post(f"{self.url}/v3/{kind}", json={singular: fields}).json()[singular]["id"]
 
     def authtoken_section(self) -> str:
         """[keystone_authtoken] as Glance's install guide writes it."""

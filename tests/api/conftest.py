@@ -3,27 +3,27 @@ import subprocess
 
 import pytest
 
-from helpers import ADMIN, Client, identity
+from helpers import as_admin, as_member
 
 
 @pytest.fixture
 def admin(api):
-    return Client(api.url, ADMIN)
+    return as_admin(api)
 
 
 @pytest.fixture
 def alice(api):
-    return Client(api.url, identity("project-alice"))
+    return as_member(api, "project-alice")
 
 
 @pytest.fixture
 def bob(api):
-    return Client(api.url, identity("project-bob"))
+    return as_member(api, "project-bob")
 
 
 @pytest.fixture
 def reader(api):
-    return Client(api.url, identity("project-alice", roles="reader"))
+    return as_member(api, "project-alice", roles="reader")
 
 
 @pytest.fixture

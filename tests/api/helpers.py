@@ -16,13 +16,36 @@ def identity(project: str, roles: str = "member,reader", user: str | None = None
 ADMIN = identity("admin", "admin,member,reader")
 
 
+def as_member(server, project: str, roles: str = "member,reader") -> "Client":
+    """A client holding `roles` on `project`: identity headers, or against a keystone-mode
+    server a real token of a Keystone user with those roles (client.project is then the
+    project's Keystone id)."""
+    if server.keystone is None:
+        return Client(server.url, identity(project, roles), project=project)
+    token, project_id = server.keystone.member_of(project, roles)
+    return Client(server.url, {"X-Auth-Token": token}, project=project_id)
+
+
+def as_admin(server) -> "Client":
+    if server.keystone is None:
+        return Client(server.url, ADMIN, project="admin")
+    return Client(server.url, {"X-Auth-Token": server.keystone.token("admin")},
+                  project=server.keystone.project_id("admin"))
+
+
 class Client:
     """requests against one server, as one project."""
 
-    def __init__(self, url: str, headers: dict):
+    def __init__(self, url: str, headers: dict, project: str | None = None):
         self.url = url
+        self.project = project or headers.get("X-Project-Id")
         self.session = requests.Session()
         self.session.headers.update({"Accept": "application/json", **headers})
+
+    def raw_identity(self) -> str:
+        """The identity headers (or token) as lines of a hand-written HTTP request."""
+        return "".join(f"{name}: {value}\r\n" for name, value in self.session.headers.items()
+                       if name.startswith("X-"))
 
     def request(self, method: str, path: str, **kwargs) -> requests.Response:
         return self.session.request(method, self.url + path, timeout=60, **kwargs)

@@ -4,6 +4,8 @@ import json
 
 import pytest
 
+pytestmark = pytest.mark.keystone_mode
+
 
 def assert_error(response, status, fragment=""):
     assert response.status_code == status, response.text
@@ -75,8 +77,7 @@ def test_upload_short_of_content_length_leaves_image_queued(alice, api):
     host, port = api.url.split("//")[1].split(":")
     with socket.create_connection((host, int(port))) as sock:
         sock.sendall((f"PUT /v2/images/{image['id']}/file HTTP/1.1\r\nHost: x\r\n"
-                      "X-Project-Id: project-alice\r\nX-Roles: member\r\n"
-                      "Accept: application/json\r\n"
+                      f"{alice.raw_identity()}Accept: application/json\r\n"
                       "Content-Type: application/octet-stream\r\nContent-Length: 100\r\n\r\n"
                       ).encode() + b"x" * 10)
         sock.shutdown(socket.SHUT_WR)

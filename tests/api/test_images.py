@@ -2,6 +2,8 @@ import uuid
 
 import pytest
 
+pytestmark = pytest.mark.keystone_mode
+
 
 def test_create_has_glance_defaults_and_location_header(alice):
     response = alice.post("/v2/images", json={"name": "cirros", "disk_format": "qcow2",
@@ -12,7 +14,7 @@ def test_create_has_glance_defaults_and_location_header(alice):
     assert image["status"] == "queued"
     assert image["visibility"] == "shared"
     assert image["protected"] is False and image["os_hidden"] is False
-    assert image["owner"] == "project-alice"
+    assert image["owner"] == alice.project
     assert image["size"] is None and image["checksum"] is None
     assert image["min_ram"] == 0 and image["min_disk"] == 0
     assert image["os_distro"] == "cirros"
@@ -180,13 +182,13 @@ def test_deactivate_and_reactivate_by_the_owners_members(admin, alice, bob):
     assert admin.post(f"{actions}/explode").status_code == 404
 
 
-def test_owner_change_needs_admin(alice, admin):
+def test_owner_change_needs_admin(alice, bob, admin):
     image = alice.create_image()
     response = alice.patch(f"/v2/images/{image['id']}",
-                           [{"op": "replace", "path": "/owner", "value": "project-bob"}])
+                           [{"op": "replace", "path": "/owner", "value": bob.project}])
     assert response.status_code == 403
     response = admin.patch(f"/v2/images/{image['id']}",
-                           [{"op": "replace", "path": "/owner", "value": "project-bob"}])
+                           [{"op": "replace", "path": "/owner", "value": bob.project}])
     assert response.status_code == 200
-    assert response.json()["owner"] == "project-bob"
+    assert response.json()["owner"] == bob.project
     assert alice.get(f"/v2/images/{image['id']}").status_code == 404

@@ -11,7 +11,9 @@ import pytest
 import requests
 
 from harness import ApiServer, StaticHttpServer
-from helpers import ADMIN, Client, identity, wait_for_task
+from helpers import ADMIN, Client, as_member, identity, wait_for_task
+
+pytestmark = pytest.mark.keystone_mode
 
 MiB = 1024 * 1024
 
@@ -327,7 +329,7 @@ def test_import_interrupted_by_a_dying_worker_fails_cleanly(admin, web, server):
 
 def test_glance_direct_on_a_single_store_server(api):
     """The default server (single store; SQLite and PostgreSQL) imports too."""
-    client = Client(api.url, identity("project-carol"))
+    client = as_member(api, "project-carol")
     payload = os.urandom(MiB + 1)
     image = client.create_image()
     assert stage(client, image["id"], payload).status_code == 204

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import time
 
 import requests
 
@@ -66,6 +67,28 @@ def test_keystone_down_is_503_naming_it_and_recovers(keystone_api, keystone, tmp
     finally:
         keystone.start()
     assert call(keystone_api, "GET", "/v2/images", fresh).status_code == 200
+
+
+def test_a_revoked_token_is_refused_once_token_cache_time_has_passed(keystone, tmp_path):
+    """Repeated requests of a token skip auth_token (a memo), but never for longer than
+    [keystone_authtoken] token_cache_time: then Keystone is asked again and says revoked."""
+    server = ApiServer(str(tmp_path), workers=1,
+                       extra_conf="[DEFAULT]\nauth_strategy = keystone\n"
+                                  + keystone.authtoken_section() + "token_cache_time = 2\n")
+    server.start()
+    try:
+        token = keystone.token("demo")
+        for _ in range(3):
+            assert call(server, "GET", "/v2/images", token).status_code == 200
+        revoked = requests.delete(f"{keystone.url}/v3/auth/tokens", timeout=60,
+                                  headers={"X-Auth-Token": keystone.token("admin"),
+                                           "X-Subject-Token": token})
+        assert revoked.status_code == 204, revoked.text
+        time.sleep(3)
+        refused = call(server, "GET", "/v2/images", token)
+        assert refused.status_code == 401, refused.text
+    finally:
+        server.stop()
 
 
 def test_trusted_proxy_believes_headers_and_keystone_does_not(tmp_path):

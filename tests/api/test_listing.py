@@ -3,6 +3,8 @@ import uuid
 
 import pytest
 
+pytestmark = pytest.mark.keystone_mode
+
 
 @pytest.fixture
 def tag():

@@ -7,6 +7,8 @@ import pytest
 
 from harness import StaticHttpServer
 
+pytestmark = pytest.mark.keystone_mode
+
 
 @pytest.fixture(scope="module")
 def web(tmp_path_factory):
@@ -111,10 +113,10 @@ def test_block_device_location_serves_the_device(admin, block_device):
 
 
 def test_get_locations_is_for_the_service_role_and_admins(admin, alice, api):
-    from helpers import Client, identity
+    from helpers import as_member
     image = alice.create_image()
     assert alice.upload(image["id"], b"x" * 1024).status_code == 204
-    service = Client(api.url, identity("project-alice", roles="service,reader"))
+    service = as_member(api, "project-alice", roles="service,reader")
     listed = service.get(f"/v2/images/{image['id']}/locations")
     assert listed.status_code == 200, listed.text
     [location] = listed.json()

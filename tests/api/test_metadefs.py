@@ -6,7 +6,9 @@ import uuid
 import pytest
 
 from harness import GLANCELAB
-from helpers import ADMIN, Client
+from helpers import as_admin
+
+pytestmark = pytest.mark.keystone_mode
 
 SHIPPED = {"OS::Compute::Hypervisor", "OS::Compute::Libvirt", "OS::Compute::CPUPinning",
            "OS::Compute::Watchdog", "OS::Glance::CommonImageProperties", "OS::Software::DBMS"}
@@ -45,14 +47,14 @@ def test_shipped_namespaces_load_once_and_are_listed(api, loaded, alice):
 
 
 def admin_cannot_delete_protected(api):
-    response = Client(api.url, ADMIN).delete("/v2/metadefs/namespaces/OS::Compute::Watchdog")
+    response = as_admin(api).delete("/v2/metadefs/namespaces/OS::Compute::Watchdog")
     return response.status_code == 403 and "protected" in response.json()["message"]
 
 
 def test_namespace_lifecycle(admin, alice, bob):
     name = f"Lab::Test::{uuid.uuid4().hex[:6]}"
     body = {"namespace": name, "display_name": "Lab test", "visibility": "private",
-            "owner": "project-alice",
+            "owner": alice.project,
             "properties": {"lab_size": {"title": "Size", "type": "integer", "minimum": 1}},
             "objects": [{"name": "Disk", "properties": {"bus": {"title": "Bus", "type": "string"}}}],
             "tags": [{"name": "one"}],
@@ -132,19 +134,20 @@ def test_load_metadefs_reports_a_bad_file(api, tmp_path):
     (tmp_path / "bad.json").write_text('{"namespace": "Bad", "visibility": "nobody"}')
     result = load_metadefs(api, "--path", str(tmp_path))
     assert result.returncode == 1 and "bad.json" in result.stderr
-    assert Client(api.url, ADMIN).get("/v2/metadefs/namespaces/Bad").status_code == 404
+    assert as_admin(api).get("/v2/metadefs/namespaces/Bad").status_code == 404
 
 
-def test_glance_cli_lists_metadef_namespaces(api, loaded):
+def test_glance_cli_lists_metadef_namespaces(api, loaded, alice):
     import os
     import sys
     glance = os.path.join(os.path.dirname(sys.executable), "glance")
-    result = subprocess.run([glance, "--os-image-url", api.url, "--os-auth-token", "x",
+    token = alice.session.headers.get("X-Auth-Token", "x")  # noauth takes any
+    result = subprocess.run([glance, "--os-image-url", api.url, "--os-auth-token", token,
                              "md-namespace-list"], capture_output=True, text=True, timeout=120,
                             stdin=subprocess.DEVNULL)
     assert result.returncode == 0, result.stderr
     assert "OS::Software::DBMS" in result.stdout
-    result = subprocess.run([glance, "--os-image-url", api.url, "--os-auth-token", "x",
+    result = subprocess.run([glance, "--os-image-url", api.url, "--os-auth-token", token,
                              "md-property-show", "OS::Compute::Libvirt", "disk_bus"],
                             capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
     assert result.returncode == 0, result.stderr

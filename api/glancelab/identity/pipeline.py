@@ -3,8 +3,9 @@
 keystone puts keystonemiddleware's auth_token in front, configured from
 [keystone_authtoken] through the same ConfigOpts, exactly as Glance's paste pipeline does:
 no token or a bad one is 401 with WWW-Authenticate, Keystone unreachable is 503, and the
-identity headers a client sent are replaced by the token's. Version discovery and the
-health check stay anonymous. noauth and trusted-proxy believe whoever connects, so they
+identity headers a client sent are replaced by the token's; a token's later requests take
+that identity from a memo (identity/token_memo.py). Version discovery and the health check
+stay anonymous. noauth and trusted-proxy believe whoever connects, so they
 listen only on loopback unless [glancelab] allow_unauthenticated_network says otherwise.
 """
 
@@ -15,6 +16,7 @@ import socket
 
 from glancelab.conf import Config, ConfigError
 from glancelab.identity.middleware import is_anonymous_path
+from glancelab.identity.token_memo import TokenMemo
 
 # The headers auth_token sets; a client's own are dropped on anonymous paths too.
 IDENTITY_HEADERS = ("HTTP_X_IDENTITY_STATUS", "HTTP_X_ROLES", "HTTP_X_PROJECT_ID",
@@ -26,12 +28,21 @@ def protect(app, config: Config):
     if config.auth != "keystone":
         return app
     from keystonemiddleware import auth_token
-    guarded = auth_token.AuthProtocol(app, {"oslo_config_config": config.oslo})
+
+    def confirmed(environ, start_response):  # the app, as auth_token calls it
+        memo.remember(environ)
+        return app(environ, start_response)
+
+    guarded = auth_token.AuthProtocol(confirmed, {"oslo_config_config": config.oslo})
+    # auth_token registered its options on our ConfigOpts as it started.
+    memo = TokenMemo(ttl=config.oslo.keystone_authtoken.token_cache_time)
 
     def with_tokens(environ, start_response):
         if is_anonymous_path(environ.get("PATH_INFO", "")):
             for header in IDENTITY_HEADERS:
                 environ.pop(header, None)
+            return app(environ, start_response)
+        if memo.recall(environ):
             return app(environ, start_response)
         return guarded(environ, start_response)
 
