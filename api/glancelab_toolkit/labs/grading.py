@@ -58,6 +58,7 @@ def grade(lab: Lab, trainee: Trainee, inventory: str, run_dir: str) -> Grade:
     done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                            "-p", "no:xdist", "--rootdir", home().labs,
                            f"--hosts=ansible://glance_api?ansible_inventory={inventory}",
+                           f"--ssh-config={trainee.ssh_config}",
                            lab.checks], cwd=home().labs, env=env, capture_output=True, text=True)
     with open(log, "w") as handle:
         handle.write(done.stdout + done.stderr)
