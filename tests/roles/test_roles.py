@@ -35,7 +35,7 @@ def test_molecule_scenario(scenario, role_env, request):
     if scenario in ("glancelab_api", "glance_keystone"):
         env = {**role_env, **keystone_vars(request.getfixturevalue("keystone"))}
     result = subprocess.run([os.path.join(BIN, "molecule"), "test", "-s", scenario],
-                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-6000:]
     for step in ("check", "converge", "idempotence", "verify"):
