@@ -18,10 +18,6 @@ from glancelab.conf import Config, ConfigError
 from glancelab.identity.middleware import is_anonymous_path
 from glancelab.identity.token_memo import TokenMemo
 
-# The headers auth_token sets; a client's own are dropped on anonymous paths too.
-IDENTITY_HEADERS = ("HTTP_X_IDENTITY_STATUS", "HTTP_X_ROLES", "HTTP_X_PROJECT_ID",
-                    "HTTP_X_TENANT_ID", "HTTP_X_USER_ID", "HTTP_X_SERVICE_ROLES")
-
 
 def protect(app, config: Config):
     """The WSGI application clients reach, for the configured auth_strategy."""
@@ -39,7 +35,8 @@ def protect(app, config: Config):
 
     def with_tokens(environ, start_response):
         if is_anonymous_path(environ.get("PATH_INFO", "")):
-            for header in IDENTITY_HEADERS:
+            # auth_token's own list of identity headers: a client's are dropped here too.
+            for header in memo.header_keys:
                 environ.pop(header, None)
             return app(environ, start_response)
         if memo.recall(environ):
