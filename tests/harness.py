@@ -392,7 +392,7 @@ class Keystone(Service):
         self.glance_port = free_port()
         super().__init__("keystone", state_dir,
                          environ={"GLANCE_URL": f"http://127.0.0.1:{self.glance_port}"})
-        self._members: dict[tuple[str, str], tuple[str, str, float]] = {}
+        self._logins: dict[tuple[str, str | None], tuple[str, str, float]] = {}
 
     @property
     def url(self) -> str:
@@ -413,19 +413,26 @@ class Keystone(Service):
     def project_id(self, user: str, project: str | None = None) -> str:
         return self.session(user, project).get_project_id()
 
+    def login(self, user: str, project: str | None = None) -> tuple[str, str]:
+        """(token, project id) of a lab user, from one login kept for 30 minutes (tokens
+        live an hour): the keystone-mode API suite asks for them in every test."""
+        key = (user, project)
+        known = self._logins.get(key)
+        if known is None or time.monotonic() - known[2] > 1800:
+            session = self.session(user, project)
+            known = self._logins[key] = (session.get_token(), session.get_project_id(),
+                                         time.monotonic())
+        return known[0], known[1]
+
     def member_of(self, project: str, roles: str = "member,reader") -> tuple[str, str]:
         """A token of a user holding `roles` on `project` (both made on first use), and the
         project's id: how the keystone-mode API suite gets its alice, bob and readers."""
-        known = self._members.get((project, roles))
-        if known is not None and time.monotonic() - known[2] < 1800:  # tokens live 1 h
-            return known[0], known[1]
         user = f"{project}--{roles.replace(',', '-')}"
-        project_id = known[1] if known else self._make_member(project, user, roles)
-        token = self.token(user, project)
-        self._members[(project, roles)] = (token, project_id, time.monotonic())
-        return token, project_id
+        if (user, project) not in self._logins:
+            self._make_member(project, user, roles)
+        return self.login(user, project)
 
-    def _make_member(self, project: str, user: str, roles: str) -> str:
+    def _make_member(self, project: str, user: str, roles: str) -> None:
         admin = self.session("admin")
         project_id = self._find_or_make(admin, "projects", {"name": project,
                                                             "domain_id": "default"})
@@ -434,7 +441,6 @@ class Keystone(Service):
         for role in roles.split(","):
             role_id = self._find_or_make(admin, "roles", {"name": role})
             admin.put(f"{self.url}/v3/projects/{project_id}/users/{user_id}/roles/{role_id}")
-        return project_id
 
     def _find_or_make(self, admin, kind: str, fields: dict) -> str:
         found = admin.get(f"{self.url}/v3/{kind}", params={"name": fields["name"]}).json()

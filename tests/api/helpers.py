@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import time
 import uuid
 
@@ -29,8 +30,8 @@ def as_member(server, project: str, roles: str = "member,reader") -> "Client":
 def as_admin(server) -> "Client":
     if server.keystone is None:
         return Client(server.url, ADMIN, project="admin")
-    return Client(server.url, {"X-Auth-Token": server.keystone.token("admin")},
-                  project=server.keystone.project_id("admin"))
+    token, project_id = server.keystone.login("admin")
+    return Client(server.url, {"X-Auth-Token": token}, project=project_id)
 
 
 class Client:
@@ -42,10 +43,20 @@ class Client:
         self.session = requests.Session()
         self.session.headers.update({"Accept": "application/json", **headers})
 
-    def raw_identity(self) -> str:
-        """The identity headers (or token) as lines of a hand-written HTTP request."""
-        return "".join(f"{name}: {value}\r\n" for name, value in self.session.headers.items()
-                       if name.startswith("X-"))
+    def start_raw_upload(self, image_id: str, declared: int, first_part: bytes,
+                         headers: dict | None = None) -> socket.socket:
+        """An upload that announces `declared` bytes and sends only `first_part`, as this
+        client (its identity headers or token); the open socket is the client's to cut."""
+        host, port = self.url.split("//")[1].split(":")
+        own = {name: value for name, value in self.session.headers.items()
+               if name.startswith("X-") or name == "Accept"}
+        lines = "".join(f"{name}: {value}\r\n"
+                        for name, value in {**own, **(headers or {})}.items())
+        sock = socket.create_connection((host, int(port)))
+        sock.sendall((f"PUT /v2/images/{image_id}/file HTTP/1.1\r\nHost: {host}\r\n{lines}"
+                      "Content-Type: application/octet-stream\r\n"
+                      f"Content-Length: {declared}\r\n\r\n").encode() + first_part)
+        return sock
 
     def request(self, method: str, path: str, **kwargs) -> requests.Response:
         return self.session.request(method, self.url + path, timeout=60, **kwargs)

@@ -1,6 +1,5 @@
 import hashlib
 import os
-import socket
 import subprocess
 import time
 
@@ -117,16 +116,6 @@ def _temp_files(datadir):
     return [name for name in os.listdir(datadir) if name.startswith(".tmp-")]
 
 
-def _start_raw_upload(client, image_id, total, first_part):
-    """An upload as `client` (its identity headers or token) that sends only first_part."""
-    host, port = client.url.split("//")[1].split(":")
-    sock = socket.create_connection((host, int(port)))
-    sock.sendall((f"PUT /v2/images/{image_id}/file HTTP/1.1\r\nHost: {host}\r\n"
-                  f"Content-Type: application/octet-stream\r\n{client.raw_identity()}"
-                  f"Content-Length: {total}\r\n\r\n").encode() + first_part)
-    return sock
-
-
 def _wait_for(predicate, timeout=20.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -138,7 +127,7 @@ def _wait_for(predicate, timeout=20.0):
 
 def test_client_disconnect_mid_upload_requeues_and_leaves_nothing(alice, api):
     image = alice.create_image()
-    sock = _start_raw_upload(alice, image["id"], 50_000_000, os.urandom(2_000_000))
+    sock = alice.start_raw_upload(image["id"], 50_000_000, os.urandom(2_000_000))
     assert _wait_for(lambda: alice.get(f"/v2/images/{image['id']}").json()["status"] == "saving")
     sock.close()
     assert _wait_for(lambda: alice.get(f"/v2/images/{image['id']}").json()["status"] == "queued")
@@ -150,7 +139,7 @@ def test_client_disconnect_mid_upload_requeues_and_leaves_nothing(alice, api):
 
 def test_delete_during_upload_keeps_no_data(alice, api):
     image = alice.create_image()
-    sock = _start_raw_upload(alice, image["id"], 3_000_000, os.urandom(1_000_000))
+    sock = alice.start_raw_upload(image["id"], 3_000_000, os.urandom(1_000_000))
     assert _wait_for(lambda: alice.get(f"/v2/images/{image['id']}").json()["status"] == "saving")
     assert alice.delete(f"/v2/images/{image['id']}").status_code == 204
     sock.sendall(os.urandom(2_000_000))
@@ -170,7 +159,7 @@ def crash_server(tmp_path):
 def test_killed_worker_mid_upload_is_recovered(crash_server):
     client = Client(crash_server.url, ADMIN)
     image = client.create_image()
-    sock = _start_raw_upload(client, image["id"], 50_000_000, os.urandom(1_000_000))
+    sock = client.start_raw_upload(image["id"], 50_000_000, os.urandom(1_000_000))
     assert _wait_for(lambda: client.get(f"/v2/images/{image['id']}").json()["status"] == "saving")
     assert _wait_for(lambda: _temp_files(crash_server.datadir))
     for pid in crash_server.worker_pids():
@@ -192,7 +181,7 @@ def test_server_crash_mid_upload_is_recovered_on_restart(crash_server):
     image = client.create_image()
     done = client.create_image()
     client.upload(done["id"], b"kept")
-    sock = _start_raw_upload(client, image["id"], 50_000_000, os.urandom(1_000_000))
+    sock = client.start_raw_upload(image["id"], 50_000_000, os.urandom(1_000_000))
     assert _wait_for(lambda: client.get(f"/v2/images/{image['id']}").json()["status"] == "saving")
     assert _wait_for(lambda: _temp_files(crash_server.datadir))
     crash_server.stop(9)  # the whole process group, no cleanup at all

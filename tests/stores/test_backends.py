@@ -2,7 +2,6 @@
 
 import hashlib
 import os
-import socket
 
 import pytest
 
@@ -283,14 +282,8 @@ def test_a_worker_killed_mid_multipart_upload_leaves_no_parts(admin, multistore_
 def _partial_upload(server, image_id: str, store: str, declared: int, sent: int):
     """A raw connection that announces `declared` bytes of image data, sends `sent` of
     them, and stays open (a context manager: leaving it is the client going away)."""
-    host, port = server.url.split("//")[1].split(":")
-    headers = "".join(f"{k}: {v}\r\n" for k, v in ADMIN.items())
-    sock = socket.create_connection((host, int(port)))
-    sock.sendall(f"PUT /v2/images/{image_id}/file HTTP/1.1\r\nHost: x\r\n{headers}"
-                 f"Content-Type: application/octet-stream\r\nX-Image-Meta-Store: {store}\r\n"
-                 f"Content-Length: {declared}\r\n\r\n".encode())
-    sock.sendall(os.urandom(sent))
-    return sock
+    return Client(server.url, ADMIN).start_raw_upload(image_id, declared, os.urandom(sent),
+                                                      {"X-Image-Meta-Store": store})
 
 
 def _parts_of(s3_client, image_id):
