@@ -326,6 +326,18 @@ def test_a_store_file_that_differs_from_its_image_is_never_cached(admin, cache_a
     assert os.listdir(os.path.join(cache_api.cache_dir, "incomplete")) == []
 
 
+def test_an_object_that_differs_from_its_image_is_never_cached(admin, cache_api, s3_client):
+    """The tee's copy is checked against the image's md5 before it is committed."""
+    image_id, payload = s3_image(admin, 2 * MiB)
+    altered = payload[:-4096] + b"\0" * 4096  # same size, other bytes
+    s3_client.put_object(Bucket="cache-images", Key=image_id, Body=altered)
+    assert admin.get(f"/v2/images/{image_id}/file").content == altered  # what S3 holds
+    time.sleep(1)  # give a wrong commit the time to happen
+    assert image_id not in cached(admin)
+    assert not os.path.exists(os.path.join(cache_api.cache_dir, image_id))
+    assert os.listdir(os.path.join(cache_api.cache_dir, "incomplete")) == []
+
+
 @pytest.mark.parametrize("make_image", ["s3_image", "local_image"])
 def test_parallel_first_downloads_cache_one_good_copy(admin, cache_api, make_image):
     """S3 data is teed by each download; a local file is copied once beside them."""

@@ -4,9 +4,9 @@ The first full download of an active image fills incomplete/, and the copy is co
 (renamed into place) only when its size and md5 match the image; later downloads are
 served from the file with sendfile. Data that is a local file (the filesystem store) is
 sent with sendfile while a helper thread copies it in the kernel (copy_file_range) and
-then checks the copy; other data is teed through Python on its way to the client. A
-cache file that changed since it was committed (size, inode or mtime) is dropped, never
-served; a write error while filling (a full disk) drops the copy, never the download.
+then checks the copy; other data is teed on its way to the client, a helper thread
+writing the copy (background_copy.py) that is checked once the client has it all. A cache file that changed since it
+was committed (size, inode or mtime) is dropped, never served; a write error while filling (a full disk) drops the copy, never the download.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from typing import Iterator
 
 import peewee
 
+from glancelab.cache.background_copy import BackgroundCopy
 from glancelab.cache.models import (CachedImage, QueuedImage, cache_database,
                                     open_cache_database)
 from glancelab.cache.nodes import NodeIndex
@@ -207,24 +208,20 @@ class ImageCache:
             LOG.warning("not caching %s: %s", image_id, exc)
             yield from chunks
             return
-        md5 = hashlib.md5(usedforsecurity=False)
-        written, writing, complete = 0, True, False
+        copy = BackgroundCopy(out, image_id)
+        complete = False
         try:
             for chunk in chunks:
-                if writing:
-                    try:
-                        out.write(chunk)
-                        md5.update(chunk)
-                        written += len(chunk)
-                    except OSError as exc:  # full disk: keep serving, drop the copy
-                        writing = False
-                        LOG.warning("cache write failed for %s: %s", image_id, exc)
+                copy.put(chunk)
                 yield chunk
             complete = True
         finally:
+            copy.finish(complete)
             with contextlib.suppress(OSError):
                 out.close()
-            if not (complete and writing and written == size and md5.hexdigest() == checksum
+            # The client has every byte by now: checking the copy costs it nothing.
+            if not (complete and not copy.failed and copy.written == size
+                    and _md5_matches(temp, checksum)
                     and self._commit(image_id, temp, size, checksum)):
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(temp)
@@ -378,6 +375,14 @@ def _listdir(path: str) -> list[str]:
         return os.listdir(path)
     except FileNotFoundError:  # not prepared yet: nothing in it
         return []
+
+
+def _md5_matches(path: str, checksum: str | None) -> bool:
+    try:
+        return _md5_of(path) == checksum
+    except OSError as exc:
+        LOG.warning("not caching %s: %s", os.path.basename(path), exc)
+        return False
 
 
 def _md5_of(path: str) -> str:
