@@ -5,8 +5,9 @@ core (what a naive upload costs) and beside each other on two cores, the least a
 image server can do here (ceilings.py: curl to a receiver that hashes, writes and fsyncs,
 and from a sendfile), an upload to the file store, its first download with
 the image cache on (served while the cache fills) and a cached download; S3, Swift and
-rbd uploads and downloads through the API beside the same transfer made with boto3,
-python-swiftclient and librbd directly on the project's own servers (one-node Ceph for
+rbd uploads and downloads through the API (a first download with the cache filling, and
+the whole image as one range, which the cache leaves alone) beside the same transfer made
+with boto3, python-swiftclient and librbd directly on the project's own servers (one-node Ceph for
 rbd), with the API's peak RSS during them; the API's peak RSS for a small and a large
 image. Each figure (the median of three tries) is printed as a ratio to its ceiling with
 the issue's target. Asserts nothing.
@@ -187,6 +188,13 @@ def download(url: str) -> float:
     return seconds
 
 
+def store_download(url: str) -> float:
+    """The whole image as one range: served from the store, the cache neither read nor filled."""
+    code, seconds = curl("-H", "Range: bytes=0-", url)
+    assert code == "206", f"ranged download answered {code}"
+    return seconds
+
+
 def wait_cached(server: ApiServer, image_id: str, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while image_id not in {entry["image_id"] for entry in
@@ -211,7 +219,7 @@ def file_store(server: ApiServer, source: str) -> dict:
 
 def object_store(server: ApiServer, store: str, source: str, direct) -> dict:
     size = os.path.getsize(source)
-    d_ups, d_downs, ups, downs = [], [], [], []
+    d_ups, d_downs, ups, downs, store_downs = [], [], [], [], []
     peak = 0.0
     for _ in range(ROUNDS):
         d_up, d_down = direct()
@@ -220,12 +228,13 @@ def object_store(server: ApiServer, store: str, source: str, direct) -> dict:
         image_id, url = new_image(server, f"bench-{store}")
         with RssSampler(server.process.pid) as rss:
             ups.append(upload(url, source, store))
+            store_downs.append(store_download(url))
             downs.append(download(url))
         peak = max(peak, rss.peak_kib / 1024)
         api_json(server, "DELETE", f"/v2/images/{image_id}")
     return {"direct_upload": rate(size, d_ups), "upload": rate(size, ups),
             "direct_download": rate(size, d_downs), "download": rate(size, downs),
-            "peak_rss_MiB": peak}
+            "store_download": rate(size, store_downs), "peak_rss_MiB": peak}
 
 
 def peak_rss(server: ApiServer, source: str) -> float:
@@ -326,8 +335,11 @@ def main() -> None:
                     results[store] = {
                         "upload": line(f"{store} upload (ceiling: its own client)",
                                        figures["upload"], figures["direct_upload"], 0.9),
-                        "download": line(f"{store} download (ceiling: its own client)",
+                        "download": line(f"{store} download, cache on (ceiling: its client)",
                                          figures["download"], figures["direct_download"], 0.9),
+                        "store_download": line(f"{store} download, no cache (its client)",
+                                               figures["store_download"],
+                                               figures["direct_download"], 0.9),
                         "peak_rss_MiB": round(figures["peak_rss_MiB"], 1),
                     }
                     print(f"{f'peak RSS, {store} upload and download':<44} "
