@@ -6,11 +6,11 @@ image server can do here (ceilings.py: curl to a receiver that hashes, writes an
 and from a sendfile), an upload to the file store, its first download with
 the image cache on (served while the cache fills) and a cached download; S3, Swift and
 rbd uploads and downloads through the API (a first download with the cache filling, and
-the whole image as one range, which the cache leaves alone) beside the same transfer made
-with boto3, python-swiftclient and librbd directly on the project's own servers (one-node Ceph for
-rbd), with the API's peak RSS during them; the API's peak RSS for a small and a large
-image. Each figure (the median of three tries) is printed as a ratio to its ceiling with
-the issue's target. Asserts nothing.
+the whole image as one range, which the cache leaves alone) beside the same transfer
+made with boto3, python-swiftclient and librbd directly on the project's own servers
+(one-node Ceph for rbd), with the API's peak RSS during them; the API's peak RSS for a
+small and a large image. Each figure (the median of three tries) is printed as a ratio
+to its ceiling with the issue's target. Asserts nothing.
 
 Usage: .venv/bin/python bench/data_path.py [--size-mib 1024] [--rss-sizes-mib 256,2048]
        [--no-object-stores | --object-stores s3,swift,rbd]

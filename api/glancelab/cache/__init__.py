@@ -5,8 +5,9 @@ The first full download of an active image fills incomplete/, and the copy is co
 served from the file with sendfile. Data that is a local file (the filesystem store) is
 sent with sendfile while a helper thread copies it in the kernel (copy_file_range) and
 then checks the copy; other data is teed on its way to the client, a helper thread
-writing the copy (background_copy.py) that is checked once the client has it all. A cache file that changed since it
-was committed (size, inode or mtime) is dropped, never served; a write error while filling (a full disk) drops the copy, never the download.
+writing the copy (background_copy.py) that is checked once the client has it all. A
+cache file that changed since it was committed (size, inode or mtime) is dropped, never
+served; a write error while filling (a full disk) drops the copy, never the download.
 """
 
 from __future__ import annotations

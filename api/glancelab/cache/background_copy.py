@@ -52,4 +52,8 @@ class BackgroundCopy:
                 self.failed = True
                 LOG.warning("cache write failed for %s: %s", self.image_id, exc)
                 continue
+            except Exception:  # noqa: BLE001 - dying here would block put() for good
+                self.failed = True
+                LOG.exception("cache write failed for %s", self.image_id)
+                continue
             self.written += len(chunk)
