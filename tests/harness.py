@@ -133,14 +133,17 @@ class ApiServer:
 class Postgres:
     """The project's own scripts/services/postgres-up, one fresh database per use."""
 
-    def __init__(self, state_dir: str):
+    def __init__(self, state_dir: str, max_connections: int = 200):
         self.state_dir = state_dir
         self.port = free_port()
         self.admin_url = None
+        self.max_connections = max_connections
 
     def start(self) -> "Postgres":
         result = subprocess.run([os.path.join(ROOT, "scripts/services/postgres-up"),
-                                 self.state_dir, str(self.port)], capture_output=True, text=True)
+                                 self.state_dir, str(self.port)], capture_output=True, text=True,
+                                env={**os.environ,
+                                     "POSTGRES_MAX_CONNECTIONS": str(self.max_connections)})
         if result.returncode:
             raise RuntimeError(f"postgres-up failed:\n{result.stdout}{result.stderr}")
         out = result.stdout
@@ -156,6 +159,24 @@ class Postgres:
             cursor.execute(f"CREATE DATABASE {name} OWNER glancelab")
         conn.close()
         return self.admin_url.rsplit("/", 1)[0] + f"/{name}"
+
+    def halt(self) -> None:
+        """Stop the server and keep its data (start() brings it back on the same port)."""
+        subprocess.run([os.path.join(ROOT, "scripts/services/postgres-down"), self.state_dir],
+                       check=True)
+
+    def connections(self, user: str = "glancelab") -> int:
+        """Connections `user` holds right now."""
+        import psycopg2
+        conn = psycopg2.connect(self.admin_url.replace("glancelab:glancelab@",
+                                                       "postgres@"))
+        try:
+            with conn.cursor() as cursor:
+                cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE usename = %s",
+                               (user,))
+                return cursor.fetchone()[0]
+        finally:
+            conn.close()
 
     def stop(self) -> None:
         subprocess.run([os.path.join(ROOT, "scripts/services/postgres-down"), self.state_dir],

@@ -8,7 +8,7 @@ from glancelab import errors
 from glancelab.cache import ImageCache
 from glancelab.cache import resources as cache
 from glancelab.conf import Config
-from glancelab.db import bind
+from glancelab.db import UNAVAILABLE, bind_config, describe
 from glancelab.identity import pipeline
 from glancelab.identity.middleware import IdentityMiddleware, RequestIdMiddleware
 from glancelab.identity.policy import Policy
@@ -26,6 +26,7 @@ from glancelab.stores import resources as stores
 from glancelab.stores.filesystem import FilesystemStore
 from glancelab.stores.staging import staging_store
 from glancelab.web import discovery
+from glancelab.web.database import ReleaseConnection, unavailable_handler
 from glancelab.web.body import ClientTimeout, InputGuard, UnreadBody
 
 
@@ -45,7 +46,7 @@ def _default_datadir(stores) -> str | None:
 
 def create_app(config: Config, runtime: Runtime | None = None) -> falcon.App:
     rt = runtime or build_runtime(config)
-    bind(config.database.connection)
+    bind_config(config)
     identity = IdentityMiddleware(
         strategy=config.auth, policy=Policy(config),
         default_project=config.glancelab.noauth_project_id,
@@ -53,12 +54,13 @@ def create_app(config: Config, runtime: Runtime | None = None) -> falcon.App:
         default_roles=config.glancelab.noauth_roles,
     )
     app = falcon.App(middleware=[RequestIdMiddleware(), ClientTimeout(config.client_socket_timeout),
-                                 UnreadBody(), InputGuard(), identity])
+                                 UnreadBody(), InputGuard(), identity, ReleaseConnection()])
     app.req_options.strip_url_path_trailing_slash = True
     app.req_options.auto_parse_qs_csv = False
     app.resp_options.secure_cookies_by_default = False
     app.set_error_serializer(errors.serialize_error)
     app.add_error_handler(Exception, errors.handle_unexpected)
+    app.add_error_handler(UNAVAILABLE, unavailable_handler(describe(config.database.connection)))
 
     # Each domain adds its own routes: a feature changes in one folder.
     for domain in (discovery, images, data, members, imports, cache, quotas, stores, metadefs):

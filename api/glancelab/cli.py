@@ -27,10 +27,10 @@ def cmd_serve(args) -> int:
 
 
 def cmd_db_sync(args) -> int:
-    from glancelab.db import bind, database
+    from glancelab.db import bind_config, database
     from glancelab.db.migrations import sync, current_version
     config = _load_config(args)
-    bind(config.database.connection)
+    bind_config(config)
     applied = sync(database.obj)
     print(f"database at version {current_version(database.obj)}"
           + (f" (applied {', '.join(map(str, applied))})" if applied else " (up to date)"))
@@ -136,9 +136,9 @@ def cmd_db_load_metadefs(args) -> int:
 
 
 def _bind_database(config):
-    from glancelab.db import bind, database
+    from glancelab.db import bind_config, database
     from glancelab.db.migrations import sync
-    bind(config.database.connection)
+    bind_config(config)
     sync(database.obj)
 
 

@@ -17,7 +17,7 @@ from glancelab.app import build_runtime, wsgi_app
 from glancelab.cache.prefetcher import Prefetcher
 from glancelab.conf import Config, ConfigError
 from glancelab.stores import StoreUnavailable
-from glancelab.db import bind, database
+from glancelab.db import bind_config, database, disconnect
 from glancelab.db.migrations import sync
 from glancelab.identity import pipeline
 from glancelab.identity.policy import Policy
@@ -43,7 +43,7 @@ def prepare(config: Config) -> None:
             LOG.warning("store %s is unreachable at start: %s", store_id, problem)
         elif problem is not None:
             raise ConfigError(str(problem))
-    bind(config.database.connection)
+    bind_config(config)
     try:
         applied = sync(database.obj)
         if applied:
@@ -55,7 +55,7 @@ def prepare(config: Config) -> None:
         recovery.report_orphans(rt.stores)
         recovery.remove_stale_staging(rt.staging)
     finally:
-        database.close()
+        disconnect()  # no connection of the master's may outlive the fork into workers
 
 
 class GlancelabServer(BaseApplication):
@@ -95,7 +95,7 @@ class GlancelabServer(BaseApplication):
 
     def _child_exit(self, arbiter, worker) -> None:
         # A worker killed mid-upload: put exactly its uploads back to queued.
-        bind(self.config.database.connection)
+        bind_config(self.config)
         try:
             rt = build_runtime(self.config)
             holder = lifecycle.writer_id(worker.pid)
@@ -108,7 +108,7 @@ class GlancelabServer(BaseApplication):
         except Exception:  # noqa: BLE001 - the master must survive; next start retries
             LOG.exception("recovery after worker %s exit failed", worker.pid)
         finally:
-            database.close()
+            disconnect()
 
 
 def serve(config: Config) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 
+from glancelab.db import briefly
 from glancelab.db.models import CachedImageNode
 
 LOG = logging.getLogger(__name__)
@@ -36,6 +37,7 @@ class NodeIndex:
 
     def _quietly(self, doing: str, change) -> None:
         try:
-            change()
+            with briefly():  # often after a download's last byte, past its request's end
+                change()
         except Exception as exc:  # noqa: BLE001 - see the module docstring
             LOG.warning("could not %s this node's cached image: %s", doing, exc)

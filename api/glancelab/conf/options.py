@@ -129,6 +129,18 @@ DATABASE_OPTS = [
     # Glance has no default; glancelab's embedded default is SQLite under ./var.
     cfg.StrOpt("connection", default="sqlite:///var/glance.sqlite", secret=True,
                help="sqlite:///PATH or postgresql://USER:PASS@HOST:PORT/DB."),
+    # oslo.db's names. A worker's connections are bounded by max_pool_size + max_overflow,
+    # so a node's budget is workers x that (README): glancelab's max_overflow is 10, not
+    # oslo.db's 50, so that three default nodes stay under PostgreSQL's 100 connections.
+    cfg.IntOpt("max_pool_size", default=5, min=1,
+               help="Connections a worker keeps open to the database between requests."),
+    cfg.IntOpt("max_overflow", default=10, min=0,
+               help="Further connections a worker may open under load; each is closed "
+                    "when its request ends."),
+    cfg.IntOpt("pool_timeout", default=10, min=1,
+               help="Seconds a request waits for a free connection before it answers 503."),
+    cfg.IntOpt("connection_recycle_time", default=3600, min=1,
+               help="Seconds after which a connection is closed and replaced on its return."),
 ]
 
 PASTE_DEPLOY_OPTS = [

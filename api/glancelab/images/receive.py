@@ -11,6 +11,7 @@ import logging
 from typing import BinaryIO, Iterator
 
 from glancelab import errors
+from glancelab.db import release
 from glancelab.db.models import Image
 from glancelab.formats import FormatGuard, UnsafeImage
 from glancelab.images import lifecycle
@@ -108,6 +109,7 @@ def receive(rt: Runtime, image: Image, stream: BinaryIO, content_length: int | N
     lifecycle.claim(image, holder, status)
     try:
         writer.grant.start(content_length)
+        release()  # a long transfer holds no database connection; the next query takes one
         stored = writer.write(store, read_request(stream, content_length), content_length)
     except BaseException as exc:
         lifecycle.release(image.id, holder, status)

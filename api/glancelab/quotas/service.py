@@ -16,7 +16,7 @@ import peewee
 
 from glancelab import errors
 from glancelab.conf import Config, options
-from glancelab.db import database
+from glancelab.db import briefly, database
 from glancelab.db.models import Image, ProjectLimit, utcnow
 from glancelab.images import lifecycle
 from glancelab.quotas.keystone_limits import KeystoneLimits
@@ -217,7 +217,7 @@ class StorageGrant:
         """Make sure `total` bytes are granted, or refuse with 413 and what remains."""
         if not self.limited or total <= self.granted:
             return
-        with project_lock(self.project_id):
+        with briefly(), project_lock(self.project_id):  # mid-upload: no connection held
             left = [(limit - usage(self.project_id), name)
                     for name, limit, usage in self.byte_limits]
             remaining, name = min(left)
