@@ -25,7 +25,7 @@ from glancelab.stores import build_registry
 from glancelab.stores import resources as stores
 from glancelab.stores.filesystem import FilesystemStore
 from glancelab.stores.staging import staging_store
-from glancelab.web import discovery
+from glancelab.web import discovery, health
 from glancelab.web.database import ReleaseConnection, unavailable_handler
 from glancelab.web.body import ClientTimeout, InputGuard, UnreadBody
 
@@ -69,5 +69,7 @@ def create_app(config: Config, runtime: Runtime | None = None) -> falcon.App:
 
 
 def wsgi_app(config: Config, runtime: Runtime | None = None):
-    """What the server serves: the app inside the layers auth_strategy asks for."""
-    return pipeline.protect(create_app(config, runtime), config)
+    """What the server serves: the app inside the layers auth_strategy asks for, and the
+    health check beside them (it needs no token, as in Glance)."""
+    rt = runtime or build_runtime(config)
+    return health.beside(pipeline.protect(create_app(config, rt), config), config, rt)

@@ -58,11 +58,14 @@ def test_api_rides_through_a_postgresql_restart(tmp_path, own_postgres):
         assert down.headers.get("Retry-After")
         created = client.post("/v2/images", json={"name": "during-outage"})
         assert created.status_code == 503, created.text
+        health = requests.get(f"{api.url}/healthcheck")  # a balancer takes the node out
+        assert health.status_code == 503 and "metadata database" in health.text, health.text
 
         own_postgres.start()
         # every pooled connection died with the server: each must be replaced, not reused
         _until(lambda: client.get(f"/v2/images/{before['id']}").status_code == 200, 10,
                "the API answers again once PostgreSQL is back")
+        assert requests.get(f"{api.url}/healthcheck").status_code == 200
         for _ in range(40):  # enough to reach every worker and every pooled connection
             assert client.get("/v2/images").status_code == 200
         after = client.create_image(name="after-restart", disk_format="raw",

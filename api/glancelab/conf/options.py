@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from oslo_config import cfg, types
+from oslo_middleware.healthcheck import opts as healthcheck_opts
 
 # -- value types --------------------------------------------------------------------------
 
@@ -281,6 +282,12 @@ DRIVER_OPTS = {"file": FILE_STORE_OPTS, "swift": SWIFT_STORE_OPTS, "s3": S3_STOR
 # Glance's reserved stores: only a directory.
 RESERVED_STORES = ("os_glance_staging_store", "os_glance_tasks_store")
 
+# [healthcheck]: oslo.middleware's own options (Glance's /healthcheck is that middleware),
+# with the values Glance's paste file gives them: drain a node by creating the file.
+HEALTHCHECK_OPTS = [*healthcheck_opts.HEALTHCHECK_OPTS, *healthcheck_opts.DISABLE_BY_FILE_OPTS]
+HEALTHCHECK_DEFAULTS = {"backends": ["disable_by_file"],
+                        "disable_by_file_path": "/etc/glance/healthcheck_disable"}
+
 GROUPS = {
     "DEFAULT": DEFAULT_OPTS,
     "database": DATABASE_OPTS,
@@ -290,6 +297,7 @@ GROUPS = {
     "glance_store": GLANCE_STORE_OPTS,
     "glancelab": GLANCELAB_OPTS,
     "glancelab_limits": LIMITS_OPTS,
+    "healthcheck": HEALTHCHECK_OPTS,
 }
 
 # Sections the libraries Glance and glancelab share read themselves, with options of their
@@ -302,7 +310,7 @@ GLANCE_ONLY_SECTIONS = (
     "oslo_messaging_notifications",
     "oslo_messaging_rabbit", "oslo_middleware", "oslo_concurrency", "cors", "profiler", "wsgi",
     "taskflow_executor", "task", "store_type_location_strategy", "key_manager", "barbican",
-    "healthcheck", "oslo_reports", "image_import_opts", "inject_metadata_properties",
+    "oslo_reports", "image_import_opts", "inject_metadata_properties",
     "glance.store.http.store", "cinder", "vmware", "swift",
 )
 GLANCE_ONLY_DEFAULT_KEYS = (

@@ -1,4 +1,4 @@
-"""Version discovery, health check and the published JSON Schemas."""
+"""Version discovery and the published JSON Schemas (the health check: web/health.py)."""
 
 from __future__ import annotations
 
@@ -33,12 +33,6 @@ class VersionsResource:
         resp.media = version_document(base)
 
 
-class HealthResource:
-    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        resp.content_type = falcon.MEDIA_TEXT
-        resp.text = "OK"
-
-
 class SchemaResource:
     def __init__(self, rt: Runtime):
         formats = (rt.settings.disk_formats, rt.settings.container_formats)
@@ -61,7 +55,6 @@ def add_routes(app: falcon.App, rt: Runtime) -> None:
     for path, resource in (
             ("/", VersionsResource(rt, falcon.HTTP_300)),
             ("/versions", VersionsResource(rt, falcon.HTTP_200)),
-            ("/healthcheck", HealthResource()),
             ("/v2/schemas/{name}", SchemaResource(rt)),
     ):
         app.add_route(path, resource)

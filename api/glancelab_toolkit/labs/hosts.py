@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import sys
@@ -130,12 +131,31 @@ def wheelhouse() -> str:
                        "GLANCELAB_WHEELHOUSE=DIR")
     path = home().state_path("labs", "wheelhouse")
     stamp = os.path.join(path, ".built")
-    if not os.path.exists(stamp):
+    # built for these dependencies: a checkout that changed them builds the wheels again
+    wanted = _dependencies_digest(home().content)
+    if _read(stamp) != wanted:
         print("building the wheels lab hosts install (glancelab, glance and openstack CLIs); "
               "once, a minute or two...", flush=True)
         built = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--wheel-dir", path,
                                 f"{home().content}[clients]"], capture_output=True, text=True)
         if built.returncode:
             raise LabError(f"building the wheels failed:\n{built.stderr[-2000:]}")
-        open(stamp, "w").close()
+        with open(stamp, "w") as handle:
+            handle.write(wanted)
     return path
+
+
+def _dependencies_digest(content: str) -> str:
+    try:
+        with open(os.path.join(content, "pyproject.toml"), "rb") as handle:
+            return hashlib.sha256(handle.read()).hexdigest()
+    except OSError:
+        return "unknown"
+
+
+def _read(path: str) -> str | None:
+    try:
+        with open(path) as handle:
+            return handle.read()
+    except OSError:
+        return None
