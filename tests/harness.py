@@ -34,10 +34,13 @@ class ApiServer:
     """`glancelab serve` in a temporary directory, with its own config file."""
 
     def __init__(self, workdir: str, database_url: str | None = None, extra_conf: str = "",
-                 workers: int = 2, port: int | None = None, obey_file_modes: bool = False):
+                 workers: int = 2, port: int | None = None, obey_file_modes: bool = False,
+                 bind_host: str = "127.0.0.1"):
         self.workdir = workdir
         self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.bind_host = bind_host
+        self.url = (f"http://[{bind_host}]:{self.port}" if ":" in bind_host
+                    else f"http://{bind_host}:{self.port}")
         self.datadir = os.path.join(workdir, "images")
         self.database_url = database_url or f"sqlite:///{workdir}/glance.sqlite"
         self.config_path = os.path.join(workdir, "glance-api.conf")
@@ -57,7 +60,7 @@ class ApiServer:
         with open(self.config_path, "w") as conf:
             conf.write(textwrap.dedent(f"""\
                 [DEFAULT]
-                bind_host = 127.0.0.1
+                bind_host = {self.bind_host}
                 bind_port = {self.port}
                 workers = {self.workers}
 

@@ -66,7 +66,7 @@ class GlancelabServer(BaseApplication):
     def load_config(self) -> None:
         c = self.config
         options = {
-            "bind": f"{c.bind_host}:{c.bind_port}",
+            "bind": c.bind_address,
             "workers": c.workers,
             "worker_class": "gthread",
             "threads": c.glancelab.threads,

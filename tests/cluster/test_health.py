@@ -48,3 +48,13 @@ def test_an_unusable_default_store_is_unhealthy(node):
     finally:
         os.chmod(node.datadir, 0o750)
     assert requests.get(f"{node.url}/healthcheck").status_code == 200
+
+
+def test_an_ipv6_bind_host_serves(tmp_path):
+    server = ApiServer(str(tmp_path / "v6"), workers=1, bind_host="::1").start()
+    try:
+        assert server.url.startswith("http://[::1]:")
+        assert requests.get(f"{server.url}/healthcheck").status_code == 200
+        assert requests.get(f"{server.url}/v2/images").status_code == 200
+    finally:
+        server.stop()

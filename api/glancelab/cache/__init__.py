@@ -63,11 +63,9 @@ class ImageCache:
         if driver not in ("sqlite", "centralized_db", "xattr"):
             LOG.warning("image_cache_driver %s is unknown; glancelab keeps its cache metadata "
                         "in a per-node SQLite file", driver)
-        node_url = (config.worker_self_reference_url
-                    or f"http://{config.bind_host}:{config.bind_port}")
         return cls(directory,
                    max_size=config.image_cache_max_size, stall_time=config.image_cache_stall_time,
-                   nodes=NodeIndex(node_url.rstrip("/")))
+                   nodes=NodeIndex(config.self_url))
 
     def prepare(self) -> None:
         """Make the cache's directories; run at start, not when the config is read."""

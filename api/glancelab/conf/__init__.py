@@ -42,6 +42,19 @@ class Config:
         (keystonemiddleware, oslo.policy, oslo.limit), as they do in Glance."""
         return self._opts
 
+    @property
+    def bind_address(self) -> str:
+        """host:port to listen on, an IPv6 address in brackets ([::1]:9292)."""
+        host = self._opts.bind_host
+        return f"[{host}]:{self._opts.bind_port}" if ":" in host else \
+            f"{host}:{self._opts.bind_port}"
+
+    @property
+    def self_url(self) -> str:
+        """This node's own URL, as other nodes reach it: worker_self_reference_url, else
+        http://bind_address (as Glance: the stage host and the cache's node index)."""
+        return (self._opts.worker_self_reference_url or f"http://{self.bind_address}").rstrip("/")
+
     def group(self, name: str):
         """The options of one section: a backend's, a reserved store's, or Glance's own."""
         return self._opts[name]
