@@ -33,6 +33,8 @@ class Settings:
     formats: FormatPolicy
     file_location_dirs: tuple[str, ...]
     list_query_timeout: float
+    # This node's URL on the images it stages (glance-direct across nodes), or None
+    stage_host: str | None
 
     @classmethod
     def from_config(cls, config: Config) -> "Settings":
@@ -52,6 +54,9 @@ class Settings:
             file_location_dirs=tuple(os.path.realpath(path)
                                      for path in config.glancelab.file_location_dirs),
             list_query_timeout=config.glancelab.list_query_timeout,
+            # as Glance: worker_self_reference_url, else public_endpoint, else nothing
+            stage_host=(config.worker_self_reference_url or config.public_endpoint
+                        or "").rstrip("/") or None,
         )
 
 

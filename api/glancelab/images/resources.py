@@ -12,6 +12,7 @@ from glancelab.images import service as images
 from glancelab.images import listing
 from glancelab.images import locations
 from glancelab.images import patch
+from glancelab.images import stage_host
 from glancelab.images import views
 
 
@@ -104,3 +105,5 @@ def add_routes(app: falcon.App, rt: Runtime) -> None:
             ("/v2/images/{image_id}/tags/{tag}", ImageTag(rt)),
     ):
         app.add_route(path, resource)
+    # an import or delete of data staged on another node is replayed there
+    app.add_error_handler(stage_host.StagedElsewhere, stage_host.forward)

@@ -13,7 +13,7 @@ from glancelab.db.models import (LOCATIONS_OF, Image, ImageLocation, ImageProper
                                  utcnow)
 from glancelab.runtime import Runtime
 from glancelab.identity import access
-from glancelab.images import lifecycle, locations
+from glancelab.images import lifecycle, locations, stage_host
 from glancelab.images import patch
 from glancelab.quotas import service as quotas
 from glancelab.images.views import CORE_FIELDS, ImageDetails
@@ -160,6 +160,15 @@ def delete_image(rt: Runtime, ctx: RequestContext, image_id: str) -> None:
                                    "set protected to false first.")
         return image
 
+    image = allowed()
+    host = stage_host.elsewhere(image.id, rt.settings.stage_host)
+    if host:  # its staged data is on another node: that node deletes it (and the image)
+        raise stage_host.StagedElsewhere(host, here=lambda: _delete_here(rt, ctx, image_id,
+                                                                         allowed))
+    _delete_here(rt, ctx, image_id, allowed)
+
+
+def _delete_here(rt: Runtime, ctx: RequestContext, image_id: str, allowed) -> None:
     # Store I/O before the transaction: clones of an rbd snapshot keep the image (409).
     locations.refuse_if_in_use(rt, image_id, list(LOCATIONS_OF.rows(allowed().id)))
     with database.atomic():

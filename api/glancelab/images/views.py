@@ -6,6 +6,7 @@ import datetime
 
 from glancelab.db.models import (LOCATIONS_OF, PROPERTIES_OF, TAGS_OF, Image, ImageLocation,
                                   ImageMember, ImageProperty, ImageTag)
+from glancelab.images import stage_host
 from glancelab.runtime import Runtime
 
 CORE_FIELDS = ("name", "disk_format", "container_format", "visibility", "size", "virtual_size",
@@ -55,7 +56,8 @@ class ImageDetails:
 
 
 def image_view(image: Image, details: ImageDetails, rt: Runtime) -> dict:
-    view: dict = dict(details.properties[image.id])
+    view: dict = {name: value for name, value in details.properties[image.id].items()
+                  if name not in stage_host.HIDDEN}
     for field in CORE_FIELDS:
         view[field] = getattr(image, field)
     view["id"] = image.id

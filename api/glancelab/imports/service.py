@@ -19,7 +19,7 @@ from glancelab.db import database
 from glancelab.db.models import Image, ImageLocation, ImageProperty, Task
 from glancelab.identity import access
 from glancelab.identity.context import RequestContext
-from glancelab.images import lifecycle
+from glancelab.images import lifecycle, stage_host
 from glancelab.images.receive import receive
 from glancelab.imports import runner as import_runner
 from glancelab.imports.runner import FAILED_IMPORT, IMPORT_TASK, IMPORTING_TO, set_property
@@ -48,6 +48,7 @@ def stage(rt: Runtime, ctx: RequestContext, image_id: str, stream: BinaryIO,
         rt.staging.delete(stored.url)
         raise errors.GlanceError(410, f"Image {image_id} was deleted while staging; its data "
                                       "was discarded.")
+    stage_host.record(image.id, rt.settings.stage_host)
     LOG.info("image data staged", extra={"image_id": image.id, "size": stored.size})
 
 
@@ -119,6 +120,10 @@ def start_import(rt: Runtime, ctx: RequestContext, image_id: str, body) -> Task:
         except UriRefused as exc:
             raise errors.bad_request(f"URI for web-download does not pass filtering: {exc}.") \
                 from None
+    if name == "glance-direct":
+        host = stage_host.elsewhere(image.id, rt.settings.stage_host)
+        if host:  # the data waits on another node: it imports it (images/stage_host.py)
+            raise stage_host.StagedElsewhere(host, body=body)
     stores = _target_stores(rt, image, body, name)
     task = Task(id=str(uuid.uuid4()), status="pending", owner=image.owner or ctx.project_id,
                 user_id=ctx.user_id, image_id=image.id, request_id=ctx.request_id,
@@ -134,6 +139,7 @@ def start_import(rt: Runtime, ctx: RequestContext, image_id: str, body) -> Task:
             ImageProperty.insert(image=image.id, name=IMPORT_TASK, value=task.id).execute()
             set_property(image.id, IMPORTING_TO, ",".join(stores))
             set_property(image.id, FAILED_IMPORT, "")
+            stage_host.forget(image.id)
             task.save(force_insert=True)
     except peewee.IntegrityError:
         raise errors.conflict(f"Image {image_id} has an import in progress; wait for its task "
