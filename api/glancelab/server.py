@@ -1,4 +1,5 @@
-"""`glancelab serve`: the app under gunicorn's gthread workers.
+"""`glancelab serve`: the app under gunicorn's gthread workers (web/worker.py: request
+heads read by the event loop, so slow clients hold no thread).
 
 gthread because it keeps connections alive (the GET-image rate depends on it), hands
 file downloads to sendfile, reads uploads with large recv() calls, and lets one worker
@@ -22,6 +23,7 @@ from glancelab.db.migrations import sync
 from glancelab.identity import pipeline
 from glancelab.identity.policy import Policy
 from glancelab.images import lifecycle
+from glancelab.web.worker import ClientLimits, worker_class
 
 LOG = logging.getLogger(__name__)
 
@@ -68,7 +70,11 @@ class GlancelabServer(BaseApplication):
         options = {
             "bind": c.bind_address,
             "workers": c.workers,
-            "worker_class": "gthread",
+            "worker_class": worker_class(ClientLimits(
+                header_timeout=c.glancelab.client_header_timeout,
+                body_timeout=c.glancelab.client_body_timeout,
+                body_min_rate=c.glancelab.client_body_min_rate,
+                small_body=c.max_request_body_size)),
             "threads": c.glancelab.threads,
             "keepalive": 5,
             "timeout": 60,

@@ -193,6 +193,18 @@ GLANCELAB_OPTS = [
     # it never runs on after its client gave up.
     cfg.FloatOpt("list_query_timeout", default=10.0, min=0.1,
                  help="Seconds a GET /v2/images query may run before it answers 503."),
+    # Slow clients: a request's head is read by the worker's event loop, not a thread
+    # (web/worker.py), and must arrive within client_header_timeout (nginx's
+    # client_header_timeout, HAProxy's timeout http-request); a body must keep up
+    # client_body_min_rate over each client_body_timeout window (mod_reqtimeout's MinRate).
+    cfg.FloatOpt("client_header_timeout", default=20.0, min=1.0,
+                 help="Seconds a client has to send a request line and headers (408 after)."),
+    cfg.FloatOpt("client_body_timeout", default=20.0, min=1.0,
+                 help="Seconds a small body may take, and the window a large body's "
+                      "rate is measured over (408 after)."),
+    cfg.IntOpt("client_body_min_rate", default=500, min=0,
+               help="Bytes per second a request body must keep up (0: only a window "
+                    "with no byte at all ends it)."),
 ]
 
 LIMIT_RESOURCES = ("image_size_total", "image_stage_total", "image_count_total",

@@ -127,6 +127,9 @@ def as_http_error(exc: BaseException, store_id: str, state: str = "queued") -> B
     if isinstance(exc, UnsafeImage):
         return errors.bad_request(f"Image rejected by format inspection: {exc} Nothing was "
                                   f"kept; {again[0].lower()}{again[1:]}")
+    if isinstance(exc, UploadInterrupted) and isinstance(exc.__cause__, TimeoutError):
+        return errors.GlanceError(408, f"Upload aborted: {exc}. Nothing was kept; the image "
+                                       f"is {state} again, retry the upload.")
     if isinstance(exc, UploadInterrupted):
         return errors.bad_request(f"Upload aborted: {exc}. Nothing was kept; the image is "
                                   f"{state} again, retry the upload.")
