@@ -35,8 +35,10 @@ class ApiServer:
 
     def __init__(self, workdir: str, database_url: str | None = None, extra_conf: str = "",
                  workers: int = 2, port: int | None = None, obey_file_modes: bool = False,
-                 bind_host: str = "127.0.0.1"):
+                 bind_host: str = "127.0.0.1", release_dir: str | None = None):
         self.workdir = workdir
+        # another release's api/ directory to run instead of this checkout's (upgrades)
+        self.release_dir = release_dir
         self.port = port or free_port()
         self.bind_host = bind_host
         self.url = (f"http://[{bind_host}]:{self.port}" if ":" in bind_host
@@ -80,9 +82,14 @@ class ApiServer:
     def start(self, timeout: float = 30.0) -> "ApiServer":
         self.write_config()
         log = open(self.log_path, "ab")
-        self.process = subprocess.Popen([*self.prefix, GLANCELAB, "--config", self.config_path,
+        program, env = [GLANCELAB], None
+        if self.release_dir:
+            program = [sys.executable, "-c", "import sys; from glancelab.cli import main; "
+                                             "sys.exit(main())"]
+            env = {**os.environ, "PYTHONPATH": self.release_dir}
+        self.process = subprocess.Popen([*self.prefix, *program, "--config", self.config_path,
                                          "serve"],
-                                        cwd=self.workdir, stdout=log, stderr=log,
+                                        cwd=self.workdir, stdout=log, stderr=log, env=env,
                                         start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -131,6 +138,53 @@ class ApiServer:
                 return handle.read()[-5000:]
         except FileNotFoundError:
             return ""
+
+
+class Haproxy:
+    """The project's scripts/services/haproxy-up in front of API servers."""
+
+    def __init__(self, state_dir: str, nodes: list["ApiServer"], check_inter_ms: int = 200,
+                 fall: int = 2, rise: int = 1):
+        self.state_dir = state_dir
+        self.port = free_port()
+        self.nodes = nodes
+        self.environ = {"HAPROXY_CHECK_INTER": str(check_inter_ms), "HAPROXY_FALL": str(fall),
+                        "HAPROXY_RISE": str(rise)}
+        self.check_seconds = check_inter_ms / 1000
+        self.fall, self.rise = fall, rise
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> "Haproxy":
+        targets = [node.url.split("//", 1)[1] for node in self.nodes]
+        result = subprocess.run([os.path.join(ROOT, "scripts/services/haproxy-up"),
+                                 self.state_dir, str(self.port), *targets],
+                                capture_output=True, text=True, env={**os.environ, **self.environ})
+        if result.returncode:
+            raise RuntimeError(f"haproxy-up failed:\n{result.stdout}{result.stderr}")
+        return self
+
+    def statuses(self) -> dict[str, str]:
+        """Each node's state as HAProxy sees it (UP, DOWN, ...), by its position: node1..."""
+        with socket.socket(socket.AF_UNIX) as sock:
+            sock.connect(os.path.join(self.state_dir, "admin.sock"))
+            sock.sendall(b"show stat\n")
+            raw = b""
+            while chunk := sock.recv(65536):
+                raw += chunk
+        rows = [line.split(",") for line in raw.decode().splitlines() if line and line[0] != "#"]
+        return {row[1]: row[17] for row in rows if row[1].startswith("node")}
+
+    def wait_for(self, node_index: int, state: str, timeout: float = 15) -> None:
+        name = f"node{node_index + 1}"
+        deadline = time.monotonic() + timeout
+        while self.statuses().get(name, "").split(" ")[0] != state:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"HAProxy did not see {name} {state}: {self.statuses()}")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        subprocess.run([os.path.join(ROOT, "scripts/services/haproxy-down"), self.state_dir],
+                       check=False)
 
 
 class Postgres:

@@ -26,15 +26,36 @@ def cmd_serve(args) -> int:
     return 0
 
 
-def cmd_db_sync(args) -> int:
-    from glancelab.db import bind_config, database
-    from glancelab.db.migrations import sync, current_version
+def cmd_db_migrate(args) -> int:
+    """db sync (expand then contract), db expand, db contract."""
+    from glancelab.db import bind_config, database, migrations
     config = _load_config(args)
     bind_config(config)
-    applied = sync(database.obj)
-    print(f"database at version {current_version(database.obj)}"
+    step = {"sync": migrations.sync, "expand": migrations.expand,
+            "contract": migrations.contract}[args.phase]
+    try:
+        applied = step(database.obj)
+    except migrations.ContractRefused as exc:
+        print(f"glancelab db contract: {exc}", file=sys.stderr)
+        return migrations.EXPAND_NEEDED
+    print(f"database at version {migrations.current_version(database.obj)}"
           + (f" (applied {', '.join(map(str, applied))})" if applied else " (up to date)"))
     return 0
+
+
+def cmd_db_check(args) -> int:
+    """Exit 0 when up to date, 3 when expand is needed, 5 when contract is (as Glance)."""
+    from glancelab.db import bind_config, database, migrations
+    config = _load_config(args)
+    bind_config(config)
+    state = migrations.check(database.obj)
+    print({migrations.UP_TO_DATE: "database is up to date",
+           migrations.EXPAND_NEEDED: "expand needed: run `glancelab db expand` "
+                                     f"(migrations {migrations.pending(database.obj, 'expand')})",
+           migrations.CONTRACT_NEEDED: "contract needed once every API node runs this "
+                                       "release: `glancelab db contract` (migrations "
+                                       f"{migrations.pending(database.obj, 'contract')})"}[state])
+    return state
 
 
 def cmd_config_check(args) -> int:
@@ -137,9 +158,9 @@ def cmd_db_load_metadefs(args) -> int:
 
 def _bind_database(config):
     from glancelab.db import bind_config, database
-    from glancelab.db.migrations import sync
+    from glancelab.db.migrations import expand
     bind_config(config)
-    sync(database.obj)
+    expand(database.obj)  # never contract: nodes of the previous release may still run
 
 
 def cmd_quota(args) -> int:
@@ -251,7 +272,15 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=cmd_serve)
     db = sub.add_parser("db", help="database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True)
-    db_sub.add_parser("sync", help="create or migrate the schema").set_defaults(func=cmd_db_sync)
+    for phase, text in (("sync", "create or migrate the schema: expand, then contract "
+                                 "(offline upgrades)"),
+                        ("expand", "apply the additive migrations (nodes of the previous "
+                                   "release keep working)"),
+                        ("contract", "apply the migrations that remove what the previous "
+                                     "release reads: once every node is upgraded")):
+        db_sub.add_parser(phase, help=text).set_defaults(func=cmd_db_migrate, phase=phase)
+    db_sub.add_parser("check", help="exit 0 when up to date, 3 when expand is needed, 5 when "
+                                    "contract is").set_defaults(func=cmd_db_check)
     relocate = db_sub.add_parser("relocate", help="rewrite file:// locations after moving a "
                                                   "filesystem store directory")
     relocate.add_argument("old", help="the directory the images were in")

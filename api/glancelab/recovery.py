@@ -7,6 +7,7 @@ dies (that worker's uploads only).
 from __future__ import annotations
 
 import logging
+import os
 
 from glancelab.db.models import Image, ImageLocation, PendingUndo, Task
 from glancelab.images import lifecycle
@@ -66,6 +67,34 @@ def report_orphans(stores: StoreRegistry) -> int:
     return count
 
 
+
+
+def recover_previous_release(rt) -> list[str]:
+    """Writes a previous release's processes on this host held ("host:pid", before nodes
+    were named by port) and that died with them: recovered one holder at a time, so the
+    writes of a process still running (a node not yet upgraded) are left alone."""
+    holders = {row.upload_owner for row in Image.select(Image.upload_owner).where(
+        Image.status.in_(lifecycle.WRITING))}
+    holders |= {row.worker for row in Task.select(Task.worker).where(
+        Task.status.in_(("pending", "processing")))}
+    recovered = []
+    for holder in sorted(h for h in holders if h):
+        pid = lifecycle.legacy_holder_pid(holder)
+        if pid is None or _alive(pid):
+            continue
+        recovered += recover_uploads(rt.stores, holder, rt.staging)
+        recover_imports(rt, holder)
+    return recovered
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    return True
 
 
 def recover_imports(rt, holder_prefix: str) -> list[str]:

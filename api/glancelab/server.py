@@ -19,7 +19,7 @@ from glancelab.cache.prefetcher import Prefetcher
 from glancelab.conf import Config, ConfigError
 from glancelab.stores import StoreUnavailable
 from glancelab.db import bind_config, database, disconnect
-from glancelab.db.migrations import sync
+from glancelab.db import migrations
 from glancelab.identity import pipeline
 from glancelab.identity.policy import Policy
 from glancelab.images import lifecycle
@@ -31,6 +31,7 @@ LOG = logging.getLogger(__name__)
 def prepare(config: Config) -> None:
     """Migrate, check the stores, requeue this host's interrupted uploads, drop orphans."""
     pipeline.check_exposure(config)
+    lifecycle.name_node(config.bind_port)  # before the workers fork: they share it
     try:
         Policy(config).load()
     except Exception as exc:  # oslo.policy's own parse errors
@@ -47,11 +48,16 @@ def prepare(config: Config) -> None:
             raise ConfigError(str(problem))
     bind_config(config)
     try:
-        applied = sync(database.obj)
+        # Only expand at start: a contract waits until every node runs this release.
+        applied = migrations.expand(database.obj)
         if applied:
-            LOG.info("database migrated", extra={"applied": applied})
+            LOG.info("database expanded", extra={"applied": applied})
+        if migrations.pending(database.obj, migrations.CONTRACT):
+            LOG.warning("contract migrations are pending: run `glancelab db contract` once "
+                        "every API node runs this release")
         recovery.recover_uploads(rt.stores, lifecycle.this_host(), rt.staging)
         recovery.recover_imports(rt, lifecycle.this_host())
+        recovery.recover_previous_release(rt)
         if rt.cache is not None:  # no worker runs yet: every partial copy is a dead one's
             rt.cache.recover()
         recovery.report_orphans(rt.stores)

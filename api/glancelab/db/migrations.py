@@ -1,7 +1,13 @@
-"""Schema creation and migration, run by `glancelab db sync` and at start.
+"""Schema creation and migration, split as Glance's rolling upgrades split them.
 
-Each migration is a numbered function; the highest applied number is kept in
-schema_version, so a database is brought forward one step at a time.
+Each migration is a numbered function of one phase. An expand migration only adds (a
+table, a nullable column): the previous release keeps working on the expanded schema,
+so a node starts by applying the pending expand migrations itself and nodes of two
+releases share the database during an upgrade. A contract migration removes or changes
+what an older release still reads: it runs only when asked (`glancelab db contract`),
+once every node runs the new release. `glancelab db sync` does both, for an offline
+upgrade. schema_version holds each applied number (its maximum is what releases before
+the split read: they apply nothing above it).
 """
 
 from __future__ import annotations
@@ -45,35 +51,77 @@ def _pending_undo(db: peewee.Database) -> None:
     db.create_tables([models.PendingUndo], safe=True)
 
 
-MIGRATIONS: list[tuple[int, str, Callable[[peewee.Database], None]]] = [
-    (1, "images, properties, tags, members, locations", _initial_schema),
-    (2, "upload reservations and per-project limits", _quotas),
-    (3, "image import tasks", _tasks),
-    (4, "metadata definitions", _metadefs),
-    (5, "which nodes cache which images", _cache_nodes),
-    (6, "backend work a failed write still owes", _pending_undo),
+EXPAND, CONTRACT = "expand", "contract"
+
+MIGRATIONS: list[tuple[int, str, str, Callable[[peewee.Database], None]]] = [
+    (1, EXPAND, "images, properties, tags, members, locations", _initial_schema),
+    (2, EXPAND, "upload reservations and per-project limits", _quotas),
+    (3, EXPAND, "image import tasks", _tasks),
+    (4, EXPAND, "metadata definitions", _metadefs),
+    (5, EXPAND, "which nodes cache which images", _cache_nodes),
+    (6, EXPAND, "backend work a failed write still owes", _pending_undo),
 ]
+
+# `glancelab db check` exit codes, as glance-manage db check's
+UP_TO_DATE, EXPAND_NEEDED, CONTRACT_NEEDED = 0, 3, 5
+
+
+class ContractRefused(Exception):
+    """contract asked for while expand migrations are still pending."""
+
+
+def applied_numbers(db: peewee.Database) -> set[int]:
+    if not db.table_exists(models.SchemaVersion._meta.table_name):
+        return set()
+    return {row.version for row in models.SchemaVersion.select(models.SchemaVersion.version)}
 
 
 def current_version(db: peewee.Database) -> int:
-    if not db.table_exists(models.SchemaVersion._meta.table_name):
-        return 0
-    return models.SchemaVersion.select(peewee.fn.MAX(models.SchemaVersion.version)).scalar() or 0
+    return max(applied_numbers(db), default=0)
+
+
+def pending(db: peewee.Database, phase: str | None = None) -> list[int]:
+    done = applied_numbers(db)
+    return [number for number, kind, _title, _apply in MIGRATIONS
+            if number not in done and (phase is None or kind == phase)]
+
+
+def check(db: peewee.Database) -> int:
+    if pending(db, EXPAND):
+        return EXPAND_NEEDED
+    return CONTRACT_NEEDED if pending(db, CONTRACT) else UP_TO_DATE
+
+
+def expand(db: peewee.Database) -> list[int]:
+    """Apply every pending expand migration (what a node does as it starts)."""
+    return _apply(db, EXPAND)
+
+
+def contract(db: peewee.Database) -> list[int]:
+    """Apply every pending contract migration, once no expand one is pending."""
+    with db.atomic():
+        if pending(db, EXPAND):
+            raise ContractRefused("expand migrations are pending: run `glancelab db expand` "
+                                  "first")
+    return _apply(db, CONTRACT)
 
 
 def sync(db: peewee.Database) -> list[int]:
-    """Apply every pending migration; returns the numbers applied."""
+    """Expand, then contract: an offline upgrade, or a new database."""
+    return expand(db) + contract(db)
+
+
+def _apply(db: peewee.Database, phase: str) -> list[int]:
     applied = []
     with db.atomic():
         if isinstance(db, peewee.PostgresqlDatabase):
             # Two API nodes starting together must not migrate at the same time.
             db.execute_sql("SELECT pg_advisory_xact_lock(92920001)")
         db.create_tables([models.SchemaVersion], safe=True)
-        done = current_version(db)
-        for number, _title, apply in MIGRATIONS:
-            if number > done:
+        done = applied_numbers(db)
+        for number, kind, _title, apply in MIGRATIONS:
+            if kind == phase and number not in done:
                 apply(db)
                 models.SchemaVersion.create(version=number)
                 applied.append(number)
     return applied
-

@@ -70,15 +70,33 @@ class DataFacts:
                 Image.virtual_size: self.virtual_size}
 
 
+# This API service among those sharing the database: the host name, and the port when the
+# server names it (two services on one host must never take each other's writes for
+# their own). Set before the workers fork, so they all share it.
+_node = socket.gethostname()
+
+
+def name_node(bind_port: int) -> None:
+    global _node
+    _node = f"{socket.gethostname()}-{bind_port}"
+
+
 def writer_id(pid: int | None = None) -> str:
-    """Names the process writing an image (its holder), "host:pid"; read after fork, so
+    """Names the process writing an image (its holder), "node:pid"; read after fork, so
     each worker has its own, and recovery knows whose writes died with a process."""
     return f"{this_host()}{pid or os.getpid()}"
 
 
 def this_host() -> str:
-    """The prefix every writer of this host shares (recovery at start takes them all)."""
-    return f"{socket.gethostname()}:"
+    """The prefix every writer of this service shares (recovery at start takes them all)."""
+    return f"{_node}:"
+
+
+def legacy_holder_pid(holder: str | None) -> int | None:
+    """The pid of a holder named by a release before name_node ("host:pid", this host),
+    so that the writes it left are recovered once that process is gone."""
+    host, _, pid = (holder or "").rpartition(":")
+    return int(pid) if host == socket.gethostname() and pid.isdigit() else None
 
 
 def current_status(image_id: str) -> str:
