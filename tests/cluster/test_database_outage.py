@@ -14,7 +14,7 @@ import time
 import pytest
 import requests
 
-from harness import ApiServer, Postgres
+from harness import ApiServer, Haproxy, Postgres
 from helpers import ADMIN, Client
 
 
@@ -154,3 +154,31 @@ def test_three_nodes_stay_within_the_connection_budget(tmp_path, own_postgres):
         for node in nodes:
             node.stop()
 
+
+
+def test_behind_haproxy_a_database_outage_is_named_not_anonymous(tmp_path, own_postgres):
+    """Every node's check fails while PostgreSQL is down; HAProxy still lets the nodes
+    answer: a 503 naming the database, and what needs no database is served."""
+    url = own_postgres.new_database()
+    nodes = [ApiServer(str(tmp_path / name), url, workers=1).start() for name in ("a", "b")]
+    balancer = Haproxy(str(tmp_path / "lb"), nodes).start()
+    try:
+        for index in range(2):
+            balancer.wait_for(index, "UP")
+        client = Client(balancer.url, ADMIN, project="admin")
+        assert client.get("/v2/images").status_code == 200
+        own_postgres.halt()
+        for index in range(2):
+            balancer.wait_for(index, "DOWN")
+        down = client.get("/v2/images")
+        assert down.status_code == 503
+        assert "metadata database" in down.json()["message"], down.text
+        assert requests.get(f"{balancer.url}/versions").status_code == 200
+        own_postgres.start()
+        for index in range(2):
+            balancer.wait_for(index, "UP")
+        assert client.get("/v2/images").status_code == 200
+    finally:
+        balancer.stop()
+        for node in nodes:
+            node.stop()

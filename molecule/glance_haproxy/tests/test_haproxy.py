@@ -42,3 +42,15 @@ def test_a_failing_health_check_takes_a_node_out(host):
         host.run("mv /srv/node-a/healthcheck.off /srv/node-a/healthcheck")
     time.sleep(1.5)
     assert {_who(host) for _ in range(8)} == {"node-a", "node-b"}
+
+
+def test_every_check_failing_still_reaches_the_nodes(host):
+    """A shared dependency down fails every node's check: the nodes still answer."""
+    host.run("mv /srv/node-a/healthcheck /srv/node-a/healthcheck.off")
+    host.run("mv /srv/node-b/healthcheck /srv/node-b/healthcheck.off")
+    try:
+        time.sleep(2)
+        assert {_who(host) for _ in range(8)} == {"node-a", "node-b"}
+    finally:
+        host.run("mv /srv/node-a/healthcheck.off /srv/node-a/healthcheck")
+        host.run("mv /srv/node-b/healthcheck.off /srv/node-b/healthcheck")
