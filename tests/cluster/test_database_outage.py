@@ -182,3 +182,30 @@ def test_behind_haproxy_a_database_outage_is_named_not_anonymous(tmp_path, own_p
         balancer.stop()
         for node in nodes:
             node.stop()
+
+
+def test_an_upload_finishing_while_the_database_is_down_is_settled(tmp_path, own_postgres):
+    """The data is written but its image cannot be updated: a 503, and once PostgreSQL is
+    back the image is queued again with no data left behind (nothing stuck in saving)."""
+    api = ApiServer(str(tmp_path / "api"), own_postgres.new_database(), workers=1).start()
+    try:
+        client = _client(api)
+        image = client.create_image(name="cut", disk_format="raw", container_format="bare")
+        data = os.urandom(4 * 1024 * 1024)
+        with client.start_raw_upload(image["id"], len(data), data[:1024 * 1024]) as sock:
+            _until(lambda: client.get(f"/v2/images/{image['id']}").json()["status"] == "saving",
+                   10, "the upload holds the image")
+            own_postgres.halt()
+            sock.sendall(data[1024 * 1024:])
+            sock.settimeout(30)
+            reply = sock.recv(65536).decode(errors="replace")
+        assert reply.startswith("HTTP/1.1 503"), reply[:300]
+        assert "metadata database" in reply
+        own_postgres.start()
+        _until(lambda: client.get(f"/v2/images/{image['id']}").json()["status"] == "queued",
+               20, "the image is queued again once the database answers")
+        _until(lambda: os.listdir(api.datadir) == [], 10, "its data is removed")
+        assert client.upload(image["id"], data).status_code == 204
+        assert client.get(f"/v2/images/{image['id']}/file").content == data
+    finally:
+        api.stop()

@@ -9,7 +9,8 @@ from glancelab import errors
 from glancelab.db.models import LOCATIONS_OF, Image
 from glancelab.identity import access
 from glancelab.identity.context import RequestContext
-from glancelab.images import lifecycle
+from glancelab.db import UNAVAILABLE
+from glancelab.images import lifecycle, settling
 from glancelab.images.receive import receive
 from glancelab.runtime import Runtime
 from glancelab.stores import ReadHandle, Store, StoreError, StoreUnavailable
@@ -35,8 +36,14 @@ def upload(rt: Runtime, ctx: RequestContext, image_id: str, stream: BinaryIO,
     access.authorize_image(ctx, image, "upload_image")
     store = target_store(rt, store_id)
     stored, writer = receive(rt, image, stream, content_length, store, lifecycle.SAVING)
-    if not lifecycle.store_upload(image.id, writer.holder, writer.facts(stored.size),
-                                  stored.url, rt.stores.location_metadata(store)):
+    try:
+        recorded = lifecycle.store_upload(image.id, writer.holder, writer.facts(stored.size),
+                                          stored.url, rt.stores.location_metadata(store))
+    except UNAVAILABLE:  # did it commit? known once the database answers again
+        settling.settle_later(settling.Unsettled(image.id, writer.holder, lifecycle.SAVING,
+                                                 stored.url, lambda: store.delete(stored.url)))
+        raise
+    if not recorded:
         # Deleted (or recovered) while we were writing: keep nothing behind.
         store.delete(stored.url)
         raise errors.GlanceError(410, f"Image {image_id} was deleted during the upload; "

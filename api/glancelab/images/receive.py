@@ -11,10 +11,10 @@ import logging
 from typing import BinaryIO, Iterator
 
 from glancelab import errors
-from glancelab.db import release
+from glancelab.db import UNAVAILABLE, release
 from glancelab.db.models import Image
 from glancelab.formats import FormatGuard, UnsafeImage
-from glancelab.images import lifecycle
+from glancelab.images import lifecycle, settling
 from glancelab.images.digest import ParallelDigest
 from glancelab.quotas.service import StorageGrant
 from glancelab.runtime import Runtime
@@ -112,7 +112,10 @@ def receive(rt: Runtime, image: Image, stream: BinaryIO, content_length: int | N
         release()  # a long transfer holds no database connection; the next query takes one
         stored = writer.write(store, read_request(stream, content_length), content_length)
     except BaseException as exc:
-        lifecycle.release(image.id, holder, status)
+        try:
+            lifecycle.release(image.id, holder, status)
+        except UNAVAILABLE:  # the store discarded the data; the claim goes when it answers
+            settling.settle_later(settling.Unsettled(image.id, holder, status))
         LOG.warning("receiving image data failed; image back to queued",
                     extra={"image_id": image.id, "store": store.id, "error": str(exc)})
         # what the client still sends is dropped by web/body.py's UnreadBody
