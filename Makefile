@@ -47,6 +47,7 @@ bench: install-test
 	$(BIN)/python bench/module_count.py
 	$(BIN)/python bench/auth_bench.py
 	$(BIN)/python bench/soak.py
+	$(BIN)/python bench/cluster_soak.py
 
 clean:
 	rm -rf $(VENV) .venv-cloud .venv-keystone var *.egg-info api/*.egg-info
