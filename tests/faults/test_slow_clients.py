@@ -148,3 +148,17 @@ def test_an_upload_under_the_minimum_rate_is_cut(one_worker):
     assert time.monotonic() - started < 3 * BODY_TIMEOUT + 5
     assert client.get(f"/v2/images/{image['id']}").json()["status"] == "queued"
     assert os.listdir(one_worker.datadir) == []
+
+
+def test_a_small_body_sent_after_100_continue(one_worker):
+    """A client that waits for "100 Continue" before its body is not made to wait."""
+    body = b'{"name": "expect"}'
+    host, port = one_worker.url.split("//")[1].split(":")
+    headers = "".join(f"{k}: {v}\r\n" for k, v in ADMIN.items())
+    with socket.create_connection((host, int(port)), timeout=BODY_TIMEOUT) as sock:
+        sock.sendall(f"POST /v2/images HTTP/1.1\r\nHost: x\r\n{headers}"
+                     "Content-Type: application/json\r\nExpect: 100-continue\r\n"
+                     f"Content-Length: {len(body)}\r\n\r\n".encode())
+        assert sock.recv(4096).startswith(b"HTTP/1.1 100 Continue")
+        sock.sendall(body)
+        assert sock.recv(65536).startswith(b"HTTP/1.1 201")

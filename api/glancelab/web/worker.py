@@ -30,6 +30,8 @@ HEAD_END = b"\r\n\r\n"
 MAX_HEAD = 128 * 1024
 CONTENT_LENGTH = re.compile(rb"\r\ncontent-length[ \t]*:[ \t]*(\d{1,12})[ \t]*\r\n", re.I)
 TRANSFER_ENCODING = re.compile(rb"\r\ntransfer-encoding[ \t]*:", re.I)
+# A client that sends "Expect: 100-continue" waits for an answer before its body.
+EXPECT = re.compile(rb"\r\nexpect[ \t]*:", re.I)
 RECV_SIZE = 64 * 1024
 
 
@@ -178,7 +180,7 @@ class GuardedThreadWorker(ThreadWorker):
 
     def _with_small_body(self, head: bytes) -> int | None:
         """Bytes of head and body to read here, or None to let a thread read the body."""
-        if TRANSFER_ENCODING.search(head):
+        if TRANSFER_ENCODING.search(head) or EXPECT.search(head):
             return None
         length = CONTENT_LENGTH.search(head)
         size = int(length.group(1)) if length else 0
