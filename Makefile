@@ -15,8 +15,8 @@ install: $(BIN)/python
 	$(BIN)/pip install -q -e '.[labs,clients]'
 
 install-test: $(BIN)/python
-	scripts/install-system-deps
-	$(BIN)/pip install -q -e '.[test,labs,clients]'
+	scripts/timed "Debian packages" scripts/install-system-deps
+	scripts/timed "Python packages" $(BIN)/pip install -q -e '.[test,labs,clients]'
 	scripts/install-ceph-bindings $(VENV)
 	PYTHON=$(PYTHON) scripts/install-openstack-collection
 	PYTHON=$(PYTHON) scripts/install-keystone
@@ -36,8 +36,9 @@ labs: install
 # two at a time: each runs on its own lab host (four at a time on 2 cores made a lab's
 # start take 12 minutes instead of 6, and the suite no shorter).
 test: install-test
-	$(BIN)/pytest $(PYTEST_ARGS) --ignore=tests/roles tests
-	$(BIN)/pytest $(PYTEST_ARGS) -n 2 tests/roles
+	scripts/timed "API, store, fault and cluster suites" \
+	  $(BIN)/pytest $(PYTEST_ARGS) --ignore=tests/roles tests
+	$(BIN)/pytest $(PYTEST_ARGS) -n 2 tests/roles  # its closing line ends the run, with its time
 
 bench: install-test
 	WITH_BENCH=1 scripts/install-system-deps
