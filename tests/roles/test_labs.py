@@ -16,7 +16,7 @@ from conftest import BIN, forget_lab_home
 from glancelab_toolkit.labs import find
 from harness import ROOT
 
-LABS = ["2.1", "2.2", "2.3", "2.4", "2.5", "2.6", "2.7"]
+LABS = ["2.1", "2.2", "2.3", "2.4", "2.5", "2.6", "2.7", "2.8"]
 SERVICE = "/etc/init.d/glancelab-api"
 NO_TRACEBACK = ("Traceback", "grader could not check", "IndexError", "AssertionError",
                 "RuntimeError", "Unexpected exit code")
@@ -107,6 +107,14 @@ BROKEN = {
           "fix: chown root:glance /etc/ceph/ceph.client.glance.keyring && chmod 0640"],
          "chown root:glance /etc/ceph/ceph.client.glance.keyring && chmod 0640 "
          "/etc/ceph/ceph.client.glance.keyring"),
+    ],
+    "2.8": [
+        ("l28a", "/etc/init.d/haproxy stop", ["nothing answers on the balancer",
+                                               "/etc/init.d/haproxy start"],
+         "/etc/init.d/haproxy start"),
+        ("l28b", "touch /etc/glance/healthcheck_disable",
+         ["l28b is drained", "fix: rm /etc/glance/healthcheck_disable"],
+         "rm /etc/glance/healthcheck_disable"),
     ],
 }
 

@@ -54,6 +54,13 @@ def _curl():
             "apt-get install -y curl"
 
 
+def _haproxy():
+    # lab hosts see this machine's programs: lab 2.8 runs HAProxy on one
+    if not os.path.exists("/usr/sbin/haproxy"):
+        return "haproxy is missing (lab 2.8 puts it in front of two API nodes)", \
+            "apt-get install -y --no-install-recommends haproxy   (or: make labs)"
+
+
 def _loop_devices():
     if not os.path.exists("/dev/loop-control"):
         return "no loop devices (lab 2.5's LVM variant puts a volume group on one)", \
@@ -101,7 +108,7 @@ def _free_addresses():
 
 CHECKS = [("root", _root), ("namespaces", _namespaces), ("overlayfs", _overlayfs),
           ("sshd", _sshd), ("python3 venv", _host_python), ("curl", _curl),
-          ("loop devices", _loop_devices), ("toolkit", _toolkit), ("keystone", _keystone),
+          ("haproxy", _haproxy), ("loop devices", _loop_devices), ("toolkit", _toolkit), ("keystone", _keystone),
           ("free addresses", _free_addresses)]
 
 

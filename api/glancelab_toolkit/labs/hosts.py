@@ -94,6 +94,8 @@ def write_inventory(lab: Lab, trainee: Trainee, extra_vars: dict) -> str:
                  "ansible_ssh_common_args": "-o StrictHostKeyChecking=no "
                                             "-o UserKnownHostsFile=/dev/null",
                  "glancelab_lab_number": lab.number,
+                 # every host's address, for checks that look at one host from another
+                 "lab_hosts": trainee.hosts(lab),
                  # the API asks the trainee's lab Keystone, as real Glance does
                  "glancelab_api_auth_strategy": "keystone",
                  "glancelab_api_keystone_url": extra_vars.get("lab_keystone_url", ""),
