@@ -164,9 +164,10 @@ class GuardedThreadWorker(ThreadWorker):
             if arrival.needed is not None:  # mid-body: the API answers the short request
                 return self._to_thread(arrival)
             return self._drop(arrival, answer=False)
+        searched = max(0, len(arrival.data) - len(HEAD_END) + 1)  # a trickle is not rescanned
         arrival.data += chunk
         if arrival.needed is None:
-            end = arrival.data.find(HEAD_END)
+            end = arrival.data.find(HEAD_END, searched)
             if end < 0:
                 if len(arrival.data) > MAX_HEAD:
                     self._to_thread(arrival)
