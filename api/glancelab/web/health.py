@@ -9,6 +9,7 @@ load balancer takes a node out of rotation when it cannot serve.
 
 from __future__ import annotations
 
+import threading
 import types
 
 from oslo_middleware import healthcheck
@@ -30,8 +31,21 @@ class DependencyCheck(pluginbase.HealthcheckBaseExtension):
         self.database_name = database_name
         # oslo.middleware joins the backends' reasons: say "OK" only when no other does
         self.ok_reason = "OK" if only_check else ""
+        # One probe at a time: while a slow dependency keeps one thread waiting (up to the
+        # store client's timeouts), other checks answer what it found last.
+        self.probing = threading.Lock()
+        self.last = pluginbase.HealthcheckResult(available=True, reason=self.ok_reason)
 
     def healthcheck(self, server_port: int) -> pluginbase.HealthcheckResult:
+        if not self.probing.acquire(blocking=False):
+            return self.last
+        try:
+            self.last = self._probe()
+            return self.last
+        finally:
+            self.probing.release()
+
+    def _probe(self) -> pluginbase.HealthcheckResult:
         problems, details = [], []
         try:
             with briefly():
