@@ -65,6 +65,7 @@ def create_app(config: Config, runtime: Runtime | None = None) -> falcon.App:
     # Each domain adds its own routes: a feature changes in one folder.
     for domain in (discovery, images, data, members, imports, cache, quotas, stores, metadefs):
         domain.add_routes(app, rt)
+    health.add_routes(app, rt, config)  # /healthcheck?detailed, for admins
     return app
 
 

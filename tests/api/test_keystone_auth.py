@@ -35,6 +35,17 @@ def test_version_discovery_and_health_need_no_token(keystone_api):
     assert call(keystone_api, "GET", "/healthcheck").status_code == 200
 
 
+def test_health_details_need_an_admin_token(keystone_api, keystone):
+    assert call(keystone_api, "GET", "/healthcheck?detailed").status_code == 401
+    forged = call(keystone_api, "GET", "/healthcheck?detailed",
+                  headers={"X-Roles": "admin", "X-Identity-Status": "Confirmed"})
+    assert forged.status_code == 401
+    assert call(keystone_api, "GET", "/healthcheck?detailed",
+                token=keystone.token("demo")).status_code == 403
+    admin = call(keystone_api, "GET", "/healthcheck?detailed", token=keystone.token("admin"))
+    assert admin.status_code == 200 and admin.json()["database"]["state"] == "OK"
+
+
 def test_a_demo_token_acts_as_demo_whatever_headers_it_forges(keystone_api, keystone):
     token = keystone.token("demo")
     demo_project = keystone.project_id("demo")

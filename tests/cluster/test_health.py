@@ -58,3 +58,21 @@ def test_an_ipv6_bind_host_serves(tmp_path):
         assert requests.get(f"{server.url}/v2/images").status_code == 200
     finally:
         server.stop()
+
+
+def test_details_are_for_admins(node):
+    from helpers import ADMIN, identity
+    member = requests.get(f"{node.url}/healthcheck?detailed",
+                          headers={**identity("demo", "member,reader"),
+                                   "Accept": "application/json"})
+    assert member.status_code == 403 and "admin" in member.json()["message"]
+    admin = requests.get(f"{node.url}/healthcheck?detailed", headers=ADMIN)
+    assert admin.status_code == 200, admin.text
+    detail = admin.json()
+    assert detail["healthy"] is True and detail["stores"]["file"] == "OK"
+    assert detail["database"]["state"] == "OK"
+    assert detail["database"]["connections_max"] == 15  # 5 kept + 10 overflow
+    open(node.drain_file, "w").close()
+    drained = requests.get(f"{node.url}/healthcheck?detailed", headers=ADMIN)
+    assert drained.status_code == 503 and drained.json()["drained"] is True
+    os.remove(node.drain_file)

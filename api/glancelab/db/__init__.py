@@ -175,6 +175,16 @@ def disconnect() -> None:
         db.close_all()
 
 
+def pool_usage() -> dict:
+    """This process's connections: in use, idle in the pool, and the most it may open."""
+    db = database.obj
+    if db is None or not hasattr(db, "_in_use"):
+        return {}
+    with db._pool_lock:  # playhouse.pool's own bookkeeping, read under its lock
+        return {"connections_in_use": len(db._in_use), "connections_idle": len(db._connections),
+                "connections_max": db._max_connections}
+
+
 def describe(url: str) -> str:
     """The database as an operator names it, without credentials: for 503 messages."""
     parsed = urlparse(url)

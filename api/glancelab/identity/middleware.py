@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+import urllib.parse
 from urllib.parse import unquote
 
 import falcon
@@ -59,7 +60,8 @@ class IdentityMiddleware:
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
         status = req.get_header("X-Identity-Status")
         if self.strategy != "noauth" or status is not None:
-            if (status or "").lower() != "confirmed" and not is_anonymous_path(req.path):
+            if (status or "").lower() != "confirmed" and not is_anonymous_path(
+                    req.path, req.query_string):
                 raise GlanceError(401, "This server could not verify that you are authorized "
                                        "to access the document you requested.")
         project = _header(req, "X-Project-Id") or _header(req, "X-Tenant-Id")
@@ -106,6 +108,14 @@ def _header(req: falcon.Request, name: str) -> str | None:
     return value
 
 
-def is_anonymous_path(path: str) -> bool:
-    """Version discovery and the health check answer without a token, as in Glance."""
-    return path.rstrip("/") in ("", "/versions", "/healthcheck")
+def is_anonymous_path(path: str, query: str = "") -> bool:
+    """Version discovery and the health check answer without a token, as in Glance; the
+    health check's details (?detailed) are for admins only."""
+    path = path.rstrip("/")
+    if path == "/healthcheck":
+        return not asks_detail(query)
+    return path in ("", "/versions")
+
+
+def asks_detail(query: str) -> bool:
+    return "detailed" in urllib.parse.parse_qs(query or "", keep_blank_values=True)

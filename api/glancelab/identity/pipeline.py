@@ -34,7 +34,7 @@ def protect(app, config: Config):
     memo = TokenMemo(ttl=config.oslo.keystone_authtoken.token_cache_time)
 
     def with_tokens(environ, start_response):
-        if is_anonymous_path(environ.get("PATH_INFO", "")):
+        if is_anonymous_path(environ.get("PATH_INFO", ""), environ.get("QUERY_STRING", "")):
             # auth_token's own list of identity headers: a client's are dropped here too.
             for header in memo.header_keys:
                 environ.pop(header, None)

@@ -9,14 +9,18 @@ load balancer takes a node out of rotation when it cannot serve.
 
 from __future__ import annotations
 
+import os
 import threading
 import types
 
+import falcon
 from oslo_middleware import healthcheck
 from oslo_middleware.healthcheck import pluginbase
 
+from glancelab import __version__, errors
 from glancelab.conf import Config
-from glancelab.db import UNAVAILABLE, briefly, database, describe
+from glancelab.db import UNAVAILABLE, briefly, database, describe, pool_usage
+from glancelab.identity.middleware import asks_detail
 from glancelab.runtime import Runtime
 from glancelab.stores import StoreError
 
@@ -81,12 +85,56 @@ class Healthcheck(healthcheck.Healthcheck):
 
 
 def beside(api, config: Config, rt: Runtime):
-    """The WSGI app clients reach: /healthcheck answered here, everything else by `api`."""
+    """The WSGI app clients reach: /healthcheck answered here, everything else by `api`
+    (/healthcheck?detailed too: it needs an admin's identity, as every API call does)."""
     health = Healthcheck(config, rt, api)
 
     def dispatch(environ, start_response):
-        if environ.get("PATH_INFO", "").rstrip("/") == PATH:
+        if environ.get("PATH_INFO", "").rstrip("/") == PATH and \
+                not asks_detail(environ.get("QUERY_STRING", "")):
             return health(environ, start_response)
         return api(environ, start_response)
 
     return dispatch
+
+
+class DetailedHealth:
+    """GET /healthcheck?detailed, for admins: what this node depends on, one by one."""
+
+    def __init__(self, config: Config, rt: Runtime):
+        self.rt = rt
+        self.database_name = describe(config.database.connection)
+        backends = config.oslo.healthcheck.backends
+        self.drain_file = (config.oslo.healthcheck.disable_by_file_path
+                           if "disable_by_file" in backends else None)
+        self.node = config.self_url
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        if not asks_detail(req.query_string):
+            raise errors.not_found("The resource could not be found.")
+        if not req.context.auth.is_admin:
+            raise errors.forbidden("Only an admin sees the health check's details; "
+                                   "GET /healthcheck answers anyone.")
+        stores = {}
+        for store_id, problem in self.rt.stores.check().items():
+            stores[store_id] = "OK" if problem is None else str(problem)
+        try:
+            with briefly():
+                database.execute_sql("SELECT 1")
+            database_state = "OK"
+        except UNAVAILABLE as exc:
+            database_state = f"unavailable: {str(exc).strip()}"
+        drained = bool(self.drain_file) and os.path.exists(self.drain_file)
+        healthy = (database_state == "OK" and not drained
+                   and stores.get(self.rt.stores.default_id) == "OK")
+        resp.status = falcon.HTTP_200 if healthy else falcon.HTTP_503
+        resp.media = {"detailed": True, "healthy": healthy, "node": self.node,
+                      "version": __version__,
+                      "drained": drained, "drain_file": self.drain_file,
+                      "database": {"name": self.database_name, "state": database_state,
+                                   **pool_usage()},
+                      "default_store": self.rt.stores.default_id, "stores": stores}
+
+
+def add_routes(app: falcon.App, rt: Runtime, config: Config) -> None:
+    app.add_route(PATH, DetailedHealth(config, rt))
