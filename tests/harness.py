@@ -163,15 +163,24 @@ class Haproxy:
             raise RuntimeError(f"haproxy-up failed:\n{result.stdout}{result.stderr}")
         return self
 
-    def statuses(self) -> dict[str, str]:
-        """Each node's state as HAProxy sees it (UP, DOWN, ...), by its position: node1..."""
+    def set_state(self, node_index: int, state: str) -> None:
+        """ready, drain or maint, through the admin socket (as an operator takes a node
+        without a drain file of its own out of rotation)."""
+        self._admin(f"set server glance_api_nodes/node{node_index + 1} state {state}")
+
+    def _admin(self, command: str) -> str:
         with socket.socket(socket.AF_UNIX) as sock:
             sock.connect(os.path.join(self.state_dir, "admin.sock"))
-            sock.sendall(b"show stat\n")
+            sock.sendall(command.encode() + b"\n")
             raw = b""
             while chunk := sock.recv(65536):
                 raw += chunk
-        rows = [line.split(",") for line in raw.decode().splitlines() if line and line[0] != "#"]
+        return raw.decode()
+
+    def statuses(self) -> dict[str, str]:
+        """Each node's state as HAProxy sees it (UP, DOWN, ...), by its position: node1..."""
+        rows = [line.split(",") for line in self._admin("show stat").splitlines()
+                if line and line[0] != "#"]
         return {row[1]: row[17] for row in rows if row[1].startswith("node")}
 
     def wait_for(self, node_index: int, state: str, timeout: float = 15) -> None:

@@ -43,6 +43,7 @@ class Traffic:
     def __init__(self, url: str, clients: int = 4):
         self.url = url
         self.stop = threading.Event()
+        self.started = time.monotonic()
         self.done = 0
         self.failures: list[str] = []
         self.pool = concurrent.futures.ThreadPoolExecutor(clients)
@@ -55,6 +56,7 @@ class Traffic:
             data = os.urandom(64 * 1024)
             steps = [("post", "/v2/images", {"json": {"name": f"t{number}", "disk_format": "raw",
                                                       "container_format": "bare"}}, 201)]
+            step = "POST /v2/images"
             try:
                 answer = session.post(f"{self.url}/v2/images", timeout=30, **steps[0][2])
                 self._note("POST /v2/images", answer, 201)
@@ -68,12 +70,14 @@ class Traffic:
                         ("get", f"/v2/images/{image}/file", {}, 200),
                         ("get", "/v2/images?limit=3", {}, 200),
                         ("delete", f"/v2/images/{image}", {}, 204)):
+                    step = f"{method.upper()} {path}"
                     answer = session.request(method, f"{self.url}{path}", timeout=30, **kwargs)
                     self._note(f"{method.upper()} {path}", answer, expected)
                     if method == "get" and path.endswith("/file") and answer.content != data:
                         self.failures.append(f"GET {path}: the data differs")
             except requests.RequestException as exc:
-                self.failures.append(f"{type(exc).__name__}: {exc}")
+                self.failures.append(f"{step} at {time.monotonic() - self.started:.1f}s: "
+                                     f"{type(exc).__name__}: {exc}")
 
     def _note(self, what: str, answer, expected: int) -> None:
         self.done += 1
@@ -99,10 +103,14 @@ def test_upgrade_then_rolling_restart_fail_no_request(cluster):
     traffic = Traffic(balancer.url)
     try:
         time.sleep(1)
-        # the upgrade: each node of the previous release stopped and started as this one
-        # (the previous release has no drain file: HAProxy retries what found it gone)
+        # the upgrade: the previous release has no drain file, so each of its nodes is
+        # taken out of rotation at the balancer (its admin socket), replaced by this
+        # release, and put back
         for index, node in enumerate(nodes):
+            balancer.set_state(index, "maint")
+            time.sleep(0.5)  # what it was given finishes; nothing new reaches it
             _replace(node, new_release=True)
+            balancer.set_state(index, "ready")
             balancer.wait_for(index, "UP")
             time.sleep(0.5)
         # a rolling restart of the new release: out of rotation first, then restarted
