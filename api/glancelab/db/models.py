@@ -73,6 +73,13 @@ class ImageProperty(BaseModel):
         indexes = ((("image", "name"), True), (("name", "value"), False))
 
 
+def set_property(image_id: str, name: str, value: str) -> None:
+    """Set one extra property of an image, whether or not it had it."""
+    (ImageProperty.insert(image=image_id, name=name, value=value)
+     .on_conflict(conflict_target=[ImageProperty.image, ImageProperty.name],
+                  update={ImageProperty.value: value}).execute())
+
+
 class ImageTag(BaseModel):
     image = peewee.ForeignKeyField(Image, backref="tag_rows", on_delete="CASCADE")
     value = peewee.CharField(max_length=255)

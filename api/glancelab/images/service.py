@@ -170,7 +170,7 @@ def delete_image(rt: Runtime, ctx: RequestContext, image_id: str) -> None:
 
 def _delete_here(rt: Runtime, ctx: RequestContext, image_id: str, allowed) -> None:
     # Store I/O before the transaction: clones of an rbd snapshot keep the image (409).
-    locations.refuse_if_in_use(rt, image_id, list(LOCATIONS_OF.rows(allowed().id)))
+    locations.refuse_if_in_use(rt, image_id, list(LOCATIONS_OF.rows(image_id)))
     with database.atomic():
         image = allowed()
         rows = [(row.url, row.metadata) for row in

@@ -37,7 +37,6 @@ class Unsettled:
 
 _lock = threading.Lock()
 _owed: list[Unsettled] = []
-_wake = threading.Event()
 _thread: threading.Thread | None = None
 
 
@@ -82,8 +81,3 @@ def settle(work: Unsettled) -> None:
         work.discard()
     LOG.info("interrupted write settled: image queued again, its data removed",
              extra={"image_id": work.image_id})
-
-
-def owed() -> int:
-    with _lock:
-        return len(_owed)

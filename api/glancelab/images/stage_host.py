@@ -15,7 +15,7 @@ import falcon
 import requests
 
 from glancelab import errors
-from glancelab.db.models import ImageProperty
+from glancelab.db.models import ImageProperty, set_property
 
 LOG = logging.getLogger(__name__)
 
@@ -43,11 +43,8 @@ class StagedElsewhere(Exception):
 
 def record(image_id: str, own_url: str | None) -> None:
     """After a stage: this node holds the data (nothing recorded without an own URL)."""
-    if not own_url:
-        return
-    (ImageProperty.insert(image=image_id, name=STAGE_HOST, value=own_url)
-     .on_conflict(conflict_target=[ImageProperty.image, ImageProperty.name],
-                  update={ImageProperty.value: own_url}).execute())
+    if own_url:
+        set_property(image_id, STAGE_HOST, own_url)
 
 
 def forget(image_id: str) -> None:

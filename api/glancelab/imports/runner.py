@@ -15,7 +15,7 @@ import logging
 import threading
 
 from glancelab.db import database
-from glancelab.db.models import Image, ImageLocation, ImageProperty, Task, utcnow
+from glancelab.db.models import Image, ImageLocation, ImageProperty, Task, set_property, utcnow
 from glancelab.formats import UnsafeImage
 from glancelab.runtime import Runtime
 from glancelab.images import data, lifecycle
@@ -38,12 +38,6 @@ def for_runtime(rt: Runtime) -> "ImportRunner":
         if rt.importer is None:
             rt.importer = ImportRunner(rt)
         return rt.importer
-
-
-def set_property(image_id: str, name: str, value: str) -> None:
-    (ImageProperty.insert(image=image_id, name=name, value=value)
-     .on_conflict(conflict_target=[ImageProperty.image, ImageProperty.name],
-                  update={ImageProperty.value: value}).execute())
 
 
 class ImportFailed(Exception):

@@ -16,13 +16,13 @@ import peewee
 
 from glancelab import errors
 from glancelab.db import database
-from glancelab.db.models import Image, ImageLocation, ImageProperty, Task
+from glancelab.db.models import Image, ImageLocation, ImageProperty, Task, set_property
 from glancelab.identity import access
 from glancelab.identity.context import RequestContext
 from glancelab.images import lifecycle, stage_host
 from glancelab.images.receive import receive
 from glancelab.imports import runner as import_runner
-from glancelab.imports.runner import FAILED_IMPORT, IMPORT_TASK, IMPORTING_TO, set_property
+from glancelab.imports.runner import FAILED_IMPORT, IMPORT_TASK, IMPORTING_TO
 from glancelab.imports.webdownload import UriRefused
 from glancelab.runtime import Runtime
 

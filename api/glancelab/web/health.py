@@ -27,6 +27,16 @@ from glancelab.stores import StoreError
 PATH = "/healthcheck"
 
 
+def unanswered_database() -> str | None:
+    """Why the metadata database does not answer a trivial query, or None when it does."""
+    try:
+        with briefly():
+            database.execute_sql("SELECT 1")
+    except UNAVAILABLE as exc:
+        return str(exc).strip() or type(exc).__name__
+    return None
+
+
 class DependencyCheck(pluginbase.HealthcheckBaseExtension):
     """What this node needs to serve: the database and its default store."""
 
@@ -51,12 +61,10 @@ class DependencyCheck(pluginbase.HealthcheckBaseExtension):
 
     def _probe(self) -> pluginbase.HealthcheckResult:
         problems, details = [], []
-        try:
-            with briefly():
-                database.execute_sql("SELECT 1")
-        except UNAVAILABLE as exc:
+        database_problem = unanswered_database()
+        if database_problem:
             problems.append(f"metadata database ({self.database_name}) unavailable")
-            details.append(str(exc).strip())
+            details.append(database_problem)
         store = self.rt.stores.default
         try:
             store.check()
@@ -118,12 +126,8 @@ class DetailedHealth:
         stores = {}
         for store_id, problem in self.rt.stores.check().items():
             stores[store_id] = "OK" if problem is None else str(problem)
-        try:
-            with briefly():
-                database.execute_sql("SELECT 1")
-            database_state = "OK"
-        except UNAVAILABLE as exc:
-            database_state = f"unavailable: {str(exc).strip()}"
+        database_problem = unanswered_database()
+        database_state = f"unavailable: {database_problem}" if database_problem else "OK"
         drained = bool(self.drain_file) and os.path.exists(self.drain_file)
         healthy = (database_state == "OK" and not drained
                    and stores.get(self.rt.stores.default_id) == "OK")
