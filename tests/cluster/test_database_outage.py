@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import os
+import re
 import threading
 import time
 
@@ -184,6 +185,18 @@ def test_behind_haproxy_a_database_outage_is_named_not_anonymous(tmp_path, own_p
             node.stop()
 
 
+def _whole_answer(sock) -> str:
+    """One HTTP answer read to the end of its body (it may come in several segments)."""
+    raw = b""
+    while b"\r\n\r\n" not in raw:
+        raw += sock.recv(65536)
+    head, _, body = raw.partition(b"\r\n\r\n")
+    length = int(re.search(rb"(?i)content-length:\s*(\d+)", head).group(1))
+    while len(body) < length:
+        body += sock.recv(65536)
+    return (head + b"\r\n\r\n" + body).decode(errors="replace")
+
+
 def test_an_upload_finishing_while_the_database_is_down_is_settled(tmp_path, own_postgres):
     """The data is written but its image cannot be updated: a 503, and once PostgreSQL is
     back the image is queued again with no data left behind (nothing stuck in saving)."""
@@ -198,7 +211,7 @@ def test_an_upload_finishing_while_the_database_is_down_is_settled(tmp_path, own
             own_postgres.halt()
             sock.sendall(data[1024 * 1024:])
             sock.settimeout(30)
-            reply = sock.recv(65536).decode(errors="replace")
+            reply = _whole_answer(sock)
         assert reply.startswith("HTTP/1.1 503"), reply[:300]
         assert "metadata database" in reply
         own_postgres.start()
