@@ -395,8 +395,10 @@ class FaultyProxy:
 class StaticHttpServer:
     """Serves files from a directory on 127.0.0.1 with single byte ranges (RFC 7233).
 
-    Also /redirect?to=URL (a 302 to URL) and /stall/NAME (the headers and half of NAME,
-    then nothing until stop), and it records every path it was asked for in `hits`.
+    Also /redirect?to=URL (a 302 to URL), /stall/NAME (the headers and half of NAME,
+    then nothing until stop), /trickle/NAME (NAME a byte every 0.2 s) and /auth/NAME (NAME
+    only with Basic auth `glance:s3cret`); it records every path it was asked for in
+    `hits` and every Authorization header in `authorizations`.
     """
 
     def __init__(self, directory: str):
@@ -407,6 +409,7 @@ class StaticHttpServer:
         import urllib.parse
 
         hits: list[str] = []
+        authorizations: list[str | None] = []
         stopping = threading.Event()
 
         class Handler(http.server.SimpleHTTPRequestHandler):
@@ -419,6 +422,22 @@ class StaticHttpServer:
 
             def do_GET(self):
                 hits.append(self.path)
+                authorizations.append(self.headers.get("Authorization"))
+                if self.path.startswith("/auth/"):
+                    import base64
+                    if self.headers.get("Authorization") != \
+                            "Basic " + base64.b64encode(b"glance:s3cret").decode():
+                        self.send_error(401)
+                        return
+                    self.path = self.path[len("/auth"):]
+                if self.path.startswith("/trickle/"):
+                    self.send_response(200)
+                    self.send_header("Content-Length", "100000")
+                    self.end_headers()
+                    while not stopping.wait(0.2):
+                        self.wfile.write(b"x")
+                        self.wfile.flush()
+                    return
                 if self.path.startswith("/redirect?"):
                     target = urllib.parse.parse_qs(self.path.split("?", 1)[1])["to"][0]
                     self.send_response(302)
@@ -457,6 +476,7 @@ class StaticHttpServer:
 
         handler = functools.partial(Handler, directory=directory)
         self.hits = hits
+        self.authorizations = authorizations
         self._stopping = stopping
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.server.daemon_threads = True

@@ -243,11 +243,13 @@ def cmd_cache(args) -> int:
             return 1
         print(f"deleted {args.image_id} from the cache")
     elif command == "prune":
-        removed = rt.cache.prune()
+        with rt.cache.maintenance():
+            removed = rt.cache.prune()
         print(f"pruned {len(removed)} image(s); cache now {rt.cache.total_size()} of "
               f"{rt.cache.max_size} bytes")
     elif command == "clean":
-        removed = rt.cache.clean(verify=args.verify)
+        with rt.cache.maintenance():
+            removed = rt.cache.clean(verify=args.verify)
         print(f"cleaned {len(removed)} stalled or invalid file(s)")
         for path in removed:
             print(f"  {path}")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import errno
+import fcntl
 import hashlib
 import logging
 import os
@@ -37,6 +38,7 @@ from glancelab.stores.base import ReadHandle
 LOG = logging.getLogger(__name__)
 INCOMPLETE = "incomplete"
 DB_FILE = "cache.db"
+MAINTENANCE_LOCK = "maintenance.lock"
 COPY_STEP = 64 * 1024 * 1024  # one kernel copy call; bounds how long a stop waits
 VERIFY_CHUNK = 1024 * 1024
 
@@ -315,6 +317,17 @@ class ImageCache:
                     os.unlink(os.path.join(self.incomplete_dir, name))
                     removed.append(name)
         return removed
+
+    @contextlib.contextmanager
+    def maintenance(self):
+        """One clean or prune at a time on this cache, across workers and `glancelab cache`
+        runs (Glance holds an external lock for the same reason)."""
+        with open(os.path.join(self.directory, MAINTENANCE_LOCK), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
     def prune(self) -> list[str]:
         """Least recently used first, until the cache fits image_cache_max_size (partial

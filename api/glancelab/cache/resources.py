@@ -21,6 +21,24 @@ class CacheCollection:
         resp.status = falcon.HTTP_204
 
 
+class CacheClean:
+    def __init__(self, rt: Runtime):
+        self.rt = rt
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        cache.clean(self.rt, req.context.auth)
+        resp.status = falcon.HTTP_200
+        resp.text = ""
+
+
+class CachePrune:
+    def __init__(self, rt: Runtime):
+        self.rt = rt
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.media = cache.prune(self.rt, req.context.auth)
+
+
 class CachedImageResource:
     def __init__(self, rt: Runtime):
         self.rt = rt
@@ -45,6 +63,8 @@ class CachedNodes:
 def add_routes(app: falcon.App, rt: Runtime) -> None:
     for path, resource in (
             ("/v2/cache", CacheCollection(rt)),
+            ("/v2/cache/clean", CacheClean(rt)),
+            ("/v2/cache/prune", CachePrune(rt)),
             ("/v2/cache/{image_id}", CachedImageResource(rt)),
             ("/v2/cache/nodes/{image_id}", CachedNodes(rt)),
     ):

@@ -64,6 +64,24 @@ def clear(rt: Runtime, ctx: RequestContext, target_header: str | None) -> None:
     cache.clear(target)
 
 
+def clean(rt: Runtime, ctx: RequestContext) -> None:
+    """POST /v2/cache/clean (API 2.18): stalled partial copies and invalid entries go."""
+    cache = _cache(rt, ctx, "cache_clean")
+    with cache.maintenance():
+        removed = cache.clean()
+    LOG.info("cache cleaned", extra={"removed": len(removed)})
+
+
+def prune(rt: Runtime, ctx: RequestContext) -> dict:
+    """POST /v2/cache/prune (API 2.18): least recently used entries go until it fits."""
+    cache = _cache(rt, ctx, "cache_prune")
+    with cache.maintenance():
+        sizes = {entry.image_id: entry.size for entry in cache.cached()}
+        removed = cache.prune()
+    return {"total_files_pruned": len(removed),
+            "total_bytes_pruned": sum(sizes.get(image_id, 0) for image_id in removed)}
+
+
 def prefetch(rt: Runtime) -> dict[str, str]:
     """Cache every queued image now (what the prefetcher does from cron)."""
     results = {}

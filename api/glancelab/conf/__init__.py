@@ -15,6 +15,7 @@ from glancelab.conf import options
 from glancelab.conf.ini import Entry, scan
 
 ENV_PREFIX = "GLANCELAB__"
+IMPORT_PLUGINS_FILE = "glance-image-import.conf"
 
 
 class ConfigError(ValueError):
@@ -111,6 +112,10 @@ def _files(path: str | None, config_dir: str | None) -> list[str]:
         if not os.path.isfile(path):
             raise ConfigError(f"config file {path} does not exist")
         files.append(path)
+        # Glance keeps the import plugins' options in a file of their own beside it.
+        plugins_file = os.path.join(os.path.dirname(path), IMPORT_PLUGINS_FILE)
+        if os.path.isfile(plugins_file) and not os.path.samefile(plugins_file, path):
+            files.append(plugins_file)
         config_dir = config_dir or (f"{path}.d" if os.path.isdir(f"{path}.d") else None)
     if config_dir:
         if not os.path.isdir(config_dir):

@@ -167,6 +167,22 @@ IMPORT_FILTERING_OPTS = [
     _list("disallowed_ports", [], "Ports web-download refuses.", item_type=_PORT),
 ]
 
+# Import plugins (Glance reads these from glance-image-import.conf beside glance-api.conf).
+IMPORT_PLUGINS = ("no_op", "inject_image_metadata", "image_conversion", "image_decompression")
+IMAGE_IMPORT_OPTS = [
+    _list("image_import_plugins", [], "Plugins an import runs on staged data, in order.",
+          item_type=types.String(choices=IMPORT_PLUGINS)),
+]
+IMAGE_CONVERSION_OPTS = [
+    cfg.StrOpt("output_format", default="raw", choices=("qcow2", "raw", "vmdk"),
+               help="Disk format image_conversion turns imported images into."),
+]
+INJECT_METADATA_OPTS = [
+    cfg.DictOpt("inject", default={}, help="Properties inject_image_metadata sets (k:v,...)."),
+    _list("ignore_user_roles", ["admin"],
+          "Roles whose imports get no injected properties."),
+]
+
 GLANCE_STORE_OPTS = [
     _list("stores", ["file", "http"], "Single store: the store types enabled."),
     cfg.StrOpt("default_store", default="file", help="Single store: where uploads go."),
@@ -176,6 +192,18 @@ GLANCE_STORE_OPTS = [
 # glancelab's own knobs, kept out of Glance's sections.
 GLANCELAB_OPTS = [
     cfg.IntOpt("import_workers", default=2, min=1, help="Background import threads a worker."),
+    # One project's slow sources must not hold every import thread (imports/runner.py).
+    cfg.IntOpt("imports_per_project", default=0, min=0,
+               help="Import threads of a worker one project may hold at once (0: all but "
+                    "one, so another project's import always has a thread)."),
+    cfg.IntOpt("web_download_min_rate", default=16384, min=0,
+               help="Bytes per second a web-download source must keep up over each "
+                    "web_download_rate_window (the task fails below it)."),
+    cfg.FloatOpt("web_download_rate_window", default=60.0, min=1.0,
+                 help="Seconds the web-download rate is measured over; also the longest "
+                      "wait for any answer."),
+    cfg.FloatOpt("web_download_deadline", default=21600.0, min=1.0,
+                 help="Seconds a whole web-download may take."),
     # Each transfer holds a thread for as long as it lasts (a stalled client until
     # client_socket_timeout): enough that slow clients leave room for everyone else.
     cfg.IntOpt("threads", default=64, min=1, help="Request threads a worker."),
@@ -306,6 +334,9 @@ GROUPS = {
     "paste_deploy": PASTE_DEPLOY_OPTS,
     "image_format": IMAGE_FORMAT_OPTS,
     "import_filtering_opts": IMPORT_FILTERING_OPTS,
+    "image_import_opts": IMAGE_IMPORT_OPTS,
+    "image_conversion": IMAGE_CONVERSION_OPTS,
+    "inject_metadata_properties": INJECT_METADATA_OPTS,
     "glance_store": GLANCE_STORE_OPTS,
     "glancelab": GLANCELAB_OPTS,
     "glancelab_limits": LIMITS_OPTS,
@@ -322,7 +353,7 @@ GLANCE_ONLY_SECTIONS = (
     "oslo_messaging_notifications",
     "oslo_messaging_rabbit", "oslo_middleware", "oslo_concurrency", "cors", "profiler", "wsgi",
     "taskflow_executor", "task", "store_type_location_strategy", "key_manager", "barbican",
-    "oslo_reports", "image_import_opts", "inject_metadata_properties",
+    "oslo_reports",
     "glance.store.http.store", "cinder", "vmware", "swift",
 )
 GLANCE_ONLY_DEFAULT_KEYS = (

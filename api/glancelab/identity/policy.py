@@ -75,6 +75,8 @@ RULES: list[tuple[str, str, str]] = [
     ("cache_list", ADMIN, "GET /v2/cache"),
     ("cache_delete", ADMIN, "DELETE /v2/cache, DELETE /v2/cache/{image_id}"),
     ("list_cached_nodes", ADMIN, "GET /v2/cache/nodes/{image_id}"),
+    ("cache_clean", ADMIN, "POST /v2/cache/clean"),
+    ("cache_prune", ADMIN, "POST /v2/cache/prune"),
     # tasks
     ("get_task", "rule:default", "GET /v2/tasks/{task_id}"),
     ("get_tasks", "rule:default", "GET /v2/tasks"),

@@ -58,7 +58,11 @@ class ImageWriter:
         self.cap_message = (f"Image exceeds the storage quota: image_size_cap is {self.cap} "
                             "bytes; upload a smaller image or raise image_size_cap.")
         self.grant = StorageGrant(rt.quotas, image.id, image.owner, staging=staging)
-        self.guard = FormatGuard(image.disk_format, rt.settings.formats)
+        # Staged data may be an archive image_decompression unpacks: its content is held
+        # to the disk_format when it reaches a store, its safety checked now.
+        unpacked_later = staging and rt.imports.plugins.decompresses
+        self.guard = FormatGuard(None if unpacked_later else image.disk_format,
+                                 rt.settings.formats)
         self.checksum: str | None = None
         self.hash_value: str | None = None
 

@@ -10,8 +10,11 @@ remove exactly what this task added.
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures
+import functools
 import logging
+import os
 import threading
 
 from glancelab.db import database
@@ -22,6 +25,8 @@ from glancelab.images import data, lifecycle
 from glancelab.images.receive import ImageWriter
 from glancelab.images import locations
 from glancelab.quotas.service import StorageGrant
+from glancelab.imports import plugins as import_plugins
+from glancelab.imports.plugins import PluginFailed, StagedImage
 from glancelab.imports.webdownload import FetchFailed, UriRefused, fetch
 
 LOG = logging.getLogger(__name__)
@@ -29,6 +34,9 @@ LOG = logging.getLogger(__name__)
 IMPORT_TASK = "os_glance_import_task"
 IMPORTING_TO = "os_glance_importing_to_stores"
 FAILED_IMPORT = "os_glance_failed_import"
+# The importing user's roles, kept in the task's input for inject_image_metadata's
+# ignore_user_roles (task views leave it out).
+IMPORTER_ROLES = "importer_roles"
 
 _lock = threading.Lock()
 
@@ -45,13 +53,42 @@ class ImportFailed(Exception):
 
 
 class ImportRunner:
+    """Runs imports on the worker's import threads, fairly: one project holds at most
+    `per_project` of them, so its slow sources never keep another project's import
+    waiting; the rest wait in arrival order."""
+
     def __init__(self, rt: Runtime):
         self.rt = rt
         self.pool = concurrent.futures.ThreadPoolExecutor(
             max_workers=rt.imports.workers, thread_name_prefix="glancelab-import")
+        self._lock = threading.RLock()  # a done callback may run in the submitting thread
+        self._waiting: list[tuple[str, str]] = []  # (task id, project), oldest first
+        self._running: collections.Counter = collections.Counter()
+        self._busy = 0
 
-    def submit(self, task_id: str) -> concurrent.futures.Future:
-        return self.pool.submit(self._run_safely, task_id)
+    def submit(self, task_id: str, project: str) -> None:
+        with self._lock:
+            self._waiting.append((task_id, project))
+            self._dispatch()
+
+    def _dispatch(self) -> None:
+        index = 0
+        while self._busy < self.rt.imports.workers and index < len(self._waiting):
+            task_id, project = self._waiting[index]
+            if self._running[project] >= self.rt.imports.per_project:
+                index += 1
+                continue
+            del self._waiting[index]
+            self._running[project] += 1
+            self._busy += 1
+            future = self.pool.submit(self._run_safely, task_id)
+            future.add_done_callback(functools.partial(self._finished, project))
+
+    def _finished(self, project: str, _future) -> None:
+        with self._lock:
+            self._running[project] -= 1
+            self._busy -= 1
+            self._dispatch()
 
     def _run_safely(self, task_id: str) -> None:
         with database.connection_context():
@@ -86,6 +123,8 @@ class ImportJob:
             if method == "web-download":
                 self._download_to_staging(image, request["method"]["uri"])
                 image = Image.get(Image.id == image.id)
+            if method != "copy-image" and self.rt.imports.plugins.names:
+                image = self._run_plugins(task, image)
             done, failed, writer, size = self._import_to_stores(task, image, method, request)
         except ImportFailed as exc:
             fail_task(self.rt, task, str(exc))
@@ -99,7 +138,7 @@ class ImportJob:
     def _download_to_staging(self, image: Image, uri: str) -> None:
         writer = ImageWriter(self.rt, image, self.holder, staging=True)
         try:
-            download = fetch(uri, self.rt.imports.uri_filter)
+            download = fetch(uri, self.rt.imports.uri_filter, self.rt.imports.pace)
             writer.check_cap(download.length)
             writer.grant.start(download.length)
             stored = writer.write(self.rt.staging, download.chunks, download.length)
@@ -113,6 +152,33 @@ class ImportJob:
             raise ImportFailed(f"web-download could not stage the data: "
                                f"{_describe(exc)}") from None
         Image.update(reserved=stored.size).where(Image.id == image.id).execute()
+
+    def _run_plugins(self, task: Task, image: Image) -> Image:
+        """Run the import plugins on the staged file and record what they changed."""
+        staged = StagedImage(
+            path=self.rt.staging.path_for(image.id), disk_format=image.disk_format,
+            container_format=image.container_format,
+            importer_roles=frozenset(r.lower() for r in task.input.get(IMPORTER_ROLES, [])),
+            size_cap=self.rt.settings.image_size_cap, formats=self.rt.settings.formats)
+        if not os.path.isfile(staged.path):
+            raise ImportFailed("The staged data is gone; stage the image again.")
+        try:
+            steps = import_plugins.run(self.rt.imports.plugins, staged,
+                                       functools.partial(_report, task))
+        except PluginFailed as exc:
+            raise ImportFailed(f"Import plugin failed: {exc}. The image is queued again; "
+                               "stage data the plugins accept and import again.") from None
+        with database.atomic():
+            if staged.changes:
+                (Image.update(**staged.changes, updated_at=utcnow())
+                 .where(Image.id == image.id).execute())
+            for name, value in staged.properties.items():
+                set_property(image.id, name, value)
+            task.result = {**(task.result or {}), "plugins": steps}
+            (Task.update(result=task.result, message="", updated_at=utcnow())
+             .where(Task.id == task.id).execute())
+        LOG.info("import plugins ran", extra={"task_id": task.id, "steps": steps})
+        return Image.get(Image.id == image.id)
 
     def _source(self, image: Image, method: str):
         """A fresh iterator over the data to import, and its size."""
@@ -168,7 +234,8 @@ class ImportJob:
             done.append(store.id)
             remaining = [s for s in stores if s not in done]
             set_property(image_id, IMPORTING_TO, ",".join(remaining))
-            result = {"stores_done": done, "urls": _urls(task, stored.url)}
+            result = {**(task.result or {}), "stores_done": done,
+                      "urls": _urls(task, stored.url)}
             Task.update(result=result, updated_at=utcnow()).where(Task.id == task.id).execute()
         task.result = result
         return True
@@ -195,6 +262,11 @@ class ImportJob:
         if method != "copy-image":
             self.rt.staging.discard(image.id)
         LOG.info("import finished", extra={"task_id": task.id, "image_id": image.id})
+
+
+def _report(task: Task, message: str) -> None:
+    """What the task is doing now, for GET /v2/tasks/{id}."""
+    Task.update(message=message, updated_at=utcnow()).where(Task.id == task.id).execute()
 
 
 def _urls(task: Task, url: str) -> list[str]:

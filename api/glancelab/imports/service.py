@@ -22,7 +22,7 @@ from glancelab.identity.context import RequestContext
 from glancelab.images import lifecycle, stage_host
 from glancelab.images.receive import receive
 from glancelab.imports import runner as import_runner
-from glancelab.imports.runner import FAILED_IMPORT, IMPORT_TASK, IMPORTING_TO
+from glancelab.imports.runner import FAILED_IMPORT, IMPORT_TASK, IMPORTER_ROLES, IMPORTING_TO
 from glancelab.imports.webdownload import UriRefused
 from glancelab.runtime import Runtime
 
@@ -130,7 +130,8 @@ def start_import(rt: Runtime, ctx: RequestContext, image_id: str, body) -> Task:
                 worker=lifecycle.writer_id(), message="",
                 input={"method": method, "stores": stores,
                        "all_stores": bool(body.get("all_stores")),
-                       "all_stores_must_succeed": body.get("all_stores_must_succeed", True)},
+                       "all_stores_must_succeed": body.get("all_stores_must_succeed", True),
+                       IMPORTER_ROLES: sorted(ctx.roles)},
                 result={"stores_done": []})
     try:
         with database.atomic():
@@ -146,5 +147,5 @@ def start_import(rt: Runtime, ctx: RequestContext, image_id: str, body) -> Task:
                               "to finish (GET /v2/images/{image_id}/tasks).") from None
     LOG.info("import accepted", extra={"image_id": image.id, "task_id": task.id,
                                        "method": name, "stores": stores})
-    import_runner.for_runtime(rt).submit(task.id)
+    import_runner.for_runtime(rt).submit(task.id, task.owner)
     return task

@@ -9,7 +9,8 @@ from glancelab.identity.context import RequestContext
 from glancelab.db.models import Task
 from glancelab.identity import access
 from glancelab.images.views import isotime
-from glancelab.imports.webdownload import redacted
+from glancelab.imports.runner import IMPORTER_ROLES
+from glancelab.imports.uri_filter import redacted
 
 STATUSES = ("pending", "processing", "success", "failure")
 
@@ -28,6 +29,7 @@ def task_view(task: Task) -> dict:
 
 def _shown_input(request: dict) -> dict:
     """A signed or password-bearing web-download URI is not shown back, even to its owner."""
+    request = {key: value for key, value in request.items() if key != IMPORTER_ROLES}
     method = request.get("method") or {}
     if isinstance(method.get("uri"), str):
         request = {**request, "method": {**method, "uri": redacted(method["uri"])}}

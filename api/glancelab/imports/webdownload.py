@@ -1,139 +1,50 @@
-"""web-download: which URLs an import may fetch ([import_filtering_opts]) and fetching them.
+"""web-download: fetch a URL that passed the filter, from the very address that was checked.
 
-Every URL is checked before any connection is made, and so is every redirect target:
-a permitted URL must not be able to bounce the service to a forbidden host or port.
+Redirects are followed here, not by a library: each hop's URL is checked (imports.uri_filter)
+before its connection is made, and the connection goes to an address that check approved,
+with the name kept for the Host header and TLS. Credentials in the URL (user:password@) are
+sent as Basic auth to the URL's own origin only, never to a redirect target elsewhere.
+A transfer must keep up a minimum rate and end before a deadline, so a source that trickles
+cannot hold an import thread for long.
 """
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import http.client
-import ipaddress
 import socket
-import urllib.error
+import ssl
+import time
 import urllib.parse
-import urllib.request
 from typing import Iterator
 
 from glancelab.conf import Config
+from glancelab.imports.uri_filter import Target, UriFilter, UriRefused, redacted
 
-DEFAULT_PORTS = {"http": 80, "https": 443}
+__all__ = ["Download", "FetchFailed", "Pace", "UriFilter", "UriRefused", "fetch", "redacted"]
+
 MAX_REDIRECTS = 5
+REDIRECTS = (301, 302, 303, 307, 308)
 CHUNK = 1024 * 1024
 
 
-class UriRefused(Exception):
-    """The URL (or a redirect target) does not pass [import_filtering_opts]."""
-
-
 class FetchFailed(Exception):
-    """The URL passed the filter but could not be read."""
+    """The URL passed the filter but could not be read (in time)."""
 
 
 @dataclasses.dataclass(frozen=True)
-class UriFilter:
-    """Glance's rule: a non-empty allow list decides; otherwise the deny list does."""
-    allowed_schemes: tuple[str, ...]
-    disallowed_schemes: tuple[str, ...]
-    allowed_hosts: tuple[str, ...]
-    disallowed_hosts: tuple[str, ...]
-    allowed_ports: tuple[int, ...]
-    disallowed_ports: tuple[int, ...]
+class Pace:
+    """How slow a source may be: [glancelab] web_download_* options."""
+    min_rate: int  # bytes per second, over each window
+    window: float  # seconds; also the longest wait for any one answer
+    deadline: float  # seconds for the whole transfer
 
     @classmethod
-    def from_config(cls, config: Config) -> "UriFilter":
-        opts = config.import_filtering_opts
-        return cls(tuple(opts.allowed_schemes), tuple(opts.disallowed_schemes),
-                   tuple(opts.allowed_hosts), tuple(opts.disallowed_hosts),
-                   tuple(opts.allowed_ports), tuple(opts.disallowed_ports))
-
-    def check(self, url: str) -> None:
-        """Raise UriRefused naming the rule a URL breaks.
-
-        Hosts are compared by address, not spelling: the URL's host and every configured
-        host are resolved, so 127.1, 2130706433, 0x7f000001 or [::ffff:127.0.0.1] cannot
-        pass for something other than 127.0.0.1.
-        """
-        shown = redacted(url)
-        try:
-            parsed = urllib.parse.urlsplit(url)
-            scheme, host = parsed.scheme.lower(), (parsed.hostname or "").lower()
-            port = parsed.port or DEFAULT_PORTS.get(scheme)
-        except ValueError:
-            raise UriRefused(f"{shown} is not a valid URL (host or port)") from None
-        if scheme not in DEFAULT_PORTS or not host:
-            raise UriRefused(f"{shown} is not an http(s) URL with a host")
-        for kind, value, allowed, denied in (
-                ("scheme", scheme, self.allowed_schemes, self.disallowed_schemes),
-                ("port", port, self.allowed_ports, self.disallowed_ports)):
-            if (allowed and value not in allowed) or (not allowed and value in denied):
-                raise self._refused(kind, value, shown)
-        if self.allowed_hosts or self.disallowed_hosts:
-            addresses = _addresses(host)
-            if not addresses:
-                raise UriRefused(f"host {host} of {shown} does not resolve")
-            if self.allowed_hosts:
-                permitted = _names_and_addresses(self.allowed_hosts)
-                if host not in permitted and not addresses <= permitted:
-                    raise self._refused("host", host, shown)
-            else:
-                denied = _names_and_addresses(self.disallowed_hosts)
-                if host in denied or addresses & denied:
-                    raise self._refused("host", host, shown)
-
-    @staticmethod
-    def _refused(kind: str, value, shown: str) -> UriRefused:
-        return UriRefused(f"{kind} {value} of {shown} is not allowed by "
-                          f"[import_filtering_opts] {kind}s; ask an operator to allow it or "
-                          "use another URL")
-
-
-def _addresses(host: str) -> set[str]:
-    """Every address a host name or address spelling stands for, IPv4-mapped unwrapped."""
-    try:
-        infos = socket.getaddrinfo(host.strip("[]"), None)
-    except (OSError, UnicodeError):
-        return set()
-    found = set()
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0].split("%", 1)[0])
-        mapped = getattr(address, "ipv4_mapped", None)
-        found.add(str(mapped or address))
-    return found
-
-
-def _names_and_addresses(hosts) -> set[str]:
-    entries = {host.lower() for host in hosts}
-    for host in list(entries):
-        entries |= _addresses(host)
-    return entries
-
-
-def redacted(url: str) -> str:
-    """A URL as tasks and logs may show it: no user:password, no query (signed URLs keep
-    their signature there)."""
-    try:
-        parts = urllib.parse.urlsplit(url)
-        netloc = parts.hostname or ""
-        if ":" in netloc:
-            netloc = f"[{netloc}]"
-        if parts.port:
-            netloc += f":{parts.port}"
-    except ValueError:
-        return "(an invalid URL)"
-    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path,
-                                    "***" if parts.query else "", ""))
-
-
-class _CheckedRedirects(urllib.request.HTTPRedirectHandler):
-    max_redirections = MAX_REDIRECTS
-
-    def __init__(self, uri_filter: UriFilter):
-        self.uri_filter = uri_filter
-
-    def redirect_request(self, req, fp, code, msg, headers, newurl):
-        self.uri_filter.check(newurl)  # before the new connection is made
-        return super().redirect_request(req, fp, code, msg, headers, newurl)
+    def from_config(cls, config: Config) -> "Pace":
+        opts = config.glancelab
+        return cls(opts.web_download_min_rate, opts.web_download_rate_window,
+                   opts.web_download_deadline)
 
 
 @dataclasses.dataclass
@@ -142,28 +53,96 @@ class Download:
     chunks: Iterator[bytes]
 
 
-def fetch(url: str, uri_filter: UriFilter, timeout: float = 30.0) -> Download:
-    uri_filter.check(url)
-    opener = urllib.request.build_opener(_CheckedRedirects(uri_filter))
-    try:
-        response = opener.open(urllib.request.Request(url, headers={"User-Agent": "glancelab"}),
-                               timeout=timeout)
-    except UriRefused:
-        raise
-    except urllib.error.HTTPError as exc:
-        raise FetchFailed(f"{redacted(url)} answered {exc.code} {exc.reason}") from None
-    except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
-        raise FetchFailed(f"cannot read {redacted(url)}: {getattr(exc, 'reason', exc)}") \
-            from None
-    length = response.headers.get("Content-Length")
-    return Download(int(length) if length and length.isdigit() else None, _chunks(response))
+class _PinnedHTTP(http.client.HTTPConnection):
+    """Connects to an approved address; the Host header still names the URL's host."""
+
+    def __init__(self, target: Target, timeout: float):
+        super().__init__(target.host, target.port, timeout=timeout)
+        self.address = target.addresses[0]
+
+    def connect(self):
+        self.sock = socket.create_connection((self.address, self.port), self.timeout)
 
 
-def _chunks(response) -> Iterator[bytes]:
+class _PinnedHTTPS(http.client.HTTPSConnection):
+    def __init__(self, target: Target, timeout: float):
+        super().__init__(target.host, target.port, timeout=timeout,
+                         context=ssl.create_default_context())
+        self.address = target.addresses[0]
+
+    def connect(self):
+        sock = socket.create_connection((self.address, self.port), self.timeout)
+        # The certificate must name the URL's host (its name, or the address written).
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
+
+
+def fetch(url: str, uri_filter: UriFilter, pace: Pace) -> Download:
+    """Open the URL (following checked redirects) and stream its body at a bounded pace."""
+    started = time.monotonic()
+    first = uri_filter.check(url)
+    target = first
+    for _hop in range(MAX_REDIRECTS + 1):
+        connection = (_PinnedHTTPS if target.scheme == "https" else _PinnedHTTP)(
+            target, pace.window)
+        headers = {"User-Agent": "glancelab", "Accept-Encoding": "identity"}
+        if target.credentials and target.origin == first.origin:
+            token = base64.b64encode(":".join(target.credentials).encode()).decode()
+            headers["Authorization"] = f"Basic {token}"
+        try:
+            connection.request("GET", target.path, headers=headers)
+            response = connection.getresponse()
+        except (OSError, http.client.HTTPException) as exc:
+            connection.close()
+            raise FetchFailed(f"cannot read {redacted(url)}: {_reason(exc)}") from None
+        location = response.getheader("Location")
+        if response.status in REDIRECTS and location:
+            response.close()
+            connection.close()
+            url = urllib.parse.urljoin(url, location)
+            target = uri_filter.check(url)  # before the next connection is made
+            if target.origin == first.origin and first.credentials and not target.credentials:
+                target = dataclasses.replace(target, credentials=first.credentials)
+            continue
+        if response.status >= 300:
+            response.close()
+            connection.close()
+            raise FetchFailed(f"{redacted(url)} answered {response.status} {response.reason}")
+        length = response.getheader("Content-Length")
+        return Download(int(length) if length and length.isdigit() else None,
+                        _paced(response, connection, pace, started))
+    raise FetchFailed(f"{redacted(url)} redirected more than {MAX_REDIRECTS} times")
+
+
+def _paced(response, connection, pace: Pace, started: float) -> Iterator[bytes]:
+    window_start, window_bytes = time.monotonic(), 0
     try:
-        while chunk := response.read(CHUNK):
+        while True:
+            try:
+                chunk = response.read1(CHUNK)
+            except (OSError, http.client.HTTPException) as exc:
+                raise FetchFailed(f"reading the download failed: {_reason(exc)}") from None
+            if not chunk:
+                return
             yield chunk
-    except (OSError, http.client.HTTPException) as exc:
-        raise FetchFailed(f"reading the download failed: {exc}") from None
+            now = time.monotonic()
+            if now - started > pace.deadline:
+                raise FetchFailed(f"the download took longer than {pace.deadline:.0f} s "
+                                  "([glancelab] web_download_deadline); use a faster source")
+            window_bytes += len(chunk)
+            if now - window_start >= pace.window:
+                rate = window_bytes / (now - window_start)
+                if rate < pace.min_rate:
+                    raise FetchFailed(
+                        f"the source sent {rate:.0f} bytes/s, below the "
+                        f"{pace.min_rate} bytes/s [glancelab] web_download_min_rate asks "
+                        "for; use a faster source")
+                window_start, window_bytes = now, 0
     finally:
         response.close()
+        connection.close()
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, socket.timeout):
+        return "no answer in time"
+    return str(getattr(exc, "reason", None) or exc) or type(exc).__name__

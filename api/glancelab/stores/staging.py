@@ -22,9 +22,13 @@ class StagingStore(FilesystemStore):
     def path(self) -> str:
         return self.datadirs[0][0]
 
+    def path_for(self, image_id: str) -> str:
+        """The file an image's staged data is (or will be) in."""
+        return os.path.join(self.path, image_id)
+
     def url_for(self, image_id: str) -> str:
         """Where an image's staged data is (or will be)."""
-        return f"file://{self.path}/{image_id}"
+        return f"file://{self.path_for(image_id)}"
 
     def discard(self, image_id: str) -> None:
         self.delete(self.url_for(image_id))

@@ -9,17 +9,19 @@ from glancelab.images import schemas
 from glancelab.runtime import Runtime
 
 CURRENT_MINOR = 18
+# The versions that brought the cache API (2.14 the cache, 2.16 its nodes, 2.18 clean and
+# prune): as Glance, announced only where the cache is on; elsewhere 2.17 is CURRENT.
+CACHE_MINORS = (14, 16, 18)
 
 
-def version_document(base_url: str) -> dict:
-    versions = []
-    for minor in range(CURRENT_MINOR, -1, -1):
-        versions.append({
-            "id": f"v2.{minor}",
-            "status": "CURRENT" if minor == CURRENT_MINOR else "SUPPORTED",
-            "links": [{"rel": "self", "href": f"{base_url}/v2/"}],
-        })
-    return {"versions": versions}
+def version_document(base_url: str, cache_enabled: bool) -> dict:
+    minors = [minor for minor in range(CURRENT_MINOR, -1, -1)
+              if cache_enabled or minor not in CACHE_MINORS]
+    return {"versions": [{
+        "id": f"v2.{minor}",
+        "status": "CURRENT" if minor == minors[0] else "SUPPORTED",
+        "links": [{"rel": "self", "href": f"{base_url}/v2/"}],
+    } for minor in minors]}
 
 
 class VersionsResource:
@@ -30,7 +32,7 @@ class VersionsResource:
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         base = self.rt.settings.public_endpoint or req.prefix
         resp.status = self.status
-        resp.media = version_document(base)
+        resp.media = version_document(base, self.rt.cache is not None)
 
 
 class SchemaResource:
