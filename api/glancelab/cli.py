@@ -65,7 +65,18 @@ def cmd_config_check(args) -> int:
         print("glancelab config check: name the file, e.g. glancelab config check "
               "/etc/glance/glance-api.conf", file=sys.stderr)
         return 2
-    return check.run(path, sys.stdout)
+    return check.run(path, sys.stdout, checks=[_policy_problems])
+
+
+def _policy_problems(config):
+    """The policy file parsed as the service will parse it at start."""
+    from glancelab.identity.policy import Policy
+    try:
+        Policy(config).load()
+    except Exception as exc:  # noqa: BLE001 - oslo.policy raises YAML, JSON and rule errors
+        reason = " ".join(str(exc).split())
+        yield "error", (f"[oslo_policy] policy_file cannot be used: {reason}; the service "
+                        "would not start with it")
 
 
 def cmd_config_get(args) -> int:

@@ -41,6 +41,11 @@ DB_FILE = "cache.db"
 MAINTENANCE_LOCK = "maintenance.lock"
 COPY_STEP = 64 * 1024 * 1024  # one kernel copy call; bounds how long a stop waits
 VERIFY_CHUNK = 1024 * 1024
+# A download waits for a copy being finished on this node (open_cached) when it lacks at
+# most FINISH_NEAR bytes, for at most FINISH_WAIT_BASE s plus the time to check its md5.
+FINISH_NEAR = 64 * 1024 * 1024
+FINISH_WAIT_BASE = 1.0
+FINISH_CHECK_RATE = 100 * 1024 * 1024
 
 
 class ImageCache:
@@ -89,10 +94,39 @@ class ImageCache:
         """An open file of the cached copy, or None: a changed copy is dropped, not served,
         and a cache this process cannot use (its directory unreadable) is passed by."""
         try:
-            return self._open_cached(image_id, size, checksum)
+            cached = self._open_cached(image_id, size, checksum)
+            if cached is None and size and self._fill_finishing(image_id, size):
+                cached = self._open_cached(image_id, size, checksum)
+            return cached
         except (OSError, peewee.DatabaseError) as exc:
             self._unusable(exc)
             return None
+
+    def _fill_finishing(self, image_id: str, size: int) -> bool:
+        """Wait for a copy of the image on this node that is about to be committed.
+
+        A copy is committed once checked, just after its client has the last bytes: a
+        download asked for right then would miss the cache by a moment. It waits while a
+        partial copy is (nearly) whole and growing or being checked, never for one far
+        from done; True when it ended (committed or dropped) while waiting."""
+        now = time.monotonic()
+        deadline = now + FINISH_WAIT_BASE + size / FINISH_CHECK_RATE
+        grown_at, last = now, -1
+        while now < deadline:
+            sizes = [found for found in (_size_of(os.path.join(self.incomplete_dir, name))
+                                         for name in _listdir(self.incomplete_dir)
+                                         if name.startswith(f"{image_id}.")) if found >= 0]
+            if not sizes:
+                return last >= 0
+            biggest = max(sizes)
+            if biggest != last:
+                grown_at, last = now, biggest
+            checking = biggest >= size
+            if not checking and (size - biggest > FINISH_NEAR or now - grown_at > 0.5):
+                return False
+            time.sleep(0.01)
+            now = time.monotonic()
+        return False
 
     def _open_cached(self, image_id: str, size: int | None, checksum: str | None):
         self._connect()
@@ -380,6 +414,13 @@ class ImageCache:
         if verify:
             return _md5_of(self.path_of(entry.image_id)) == entry.checksum
         return True
+
+
+def _size_of(path: str) -> int:
+    try:
+        return os.stat(path).st_size
+    except FileNotFoundError:
+        return -1
 
 
 def _listdir(path: str) -> list[str]:

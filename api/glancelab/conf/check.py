@@ -58,7 +58,9 @@ def store_summary(config: Config) -> list[str]:
     return lines
 
 
-def run(path: str, out) -> int:
+def run(path: str, out, checks=()) -> int:
+    """Check the file; `checks` are more problem finders (config -> (severity, message)),
+    for what other layers read through the configuration (the policy file)."""
     try:
         config = load(path)
         summary = store_summary(config)
@@ -67,7 +69,10 @@ def run(path: str, out) -> int:
             print(f"error: {line}", file=out)
         return 1
     errors = 0
-    for severity, message in problems(config):
+    found = list(problems(config))
+    for check in checks:
+        found += list(check(config))
+    for severity, message in found:
         errors += severity == "error"
         print(f"{severity}: {message}", file=out)
     for line in summary:

@@ -51,6 +51,10 @@ def _pending_undo(db: peewee.Database) -> None:
     db.create_tables([models.PendingUndo], safe=True)
 
 
+def _deleted_images(db: peewee.Database) -> None:
+    db.create_tables([models.DeletedImage], safe=True)
+
+
 EXPAND, CONTRACT = "expand", "contract"
 
 MIGRATIONS: list[tuple[int, str, str, Callable[[peewee.Database], None]]] = [
@@ -60,6 +64,7 @@ MIGRATIONS: list[tuple[int, str, str, Callable[[peewee.Database], None]]] = [
     (4, EXPAND, "metadata definitions", _metadefs),
     (5, EXPAND, "which nodes cache which images", _cache_nodes),
     (6, EXPAND, "backend work a failed write still owes", _pending_undo),
+    (7, EXPAND, "ids of deleted images, never issued again", _deleted_images),
 ]
 
 # `glancelab db check` exit codes, as glance-manage db check's

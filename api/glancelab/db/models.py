@@ -234,6 +234,13 @@ METADEF_MODELS = [MetadefNamespace, MetadefObject, MetadefProperty, MetadefTag,
                   MetadefResourceType, MetadefResourceTypeAssociation]
 
 
+class DeletedImage(BaseModel):
+    """Ids of deleted images: as Glance (whose rows are only soft-deleted), an id once
+    issued is never issued again, so a deleted image's id cannot be taken over."""
+    id = peewee.CharField(max_length=36, primary_key=True)
+    deleted_at = peewee.DateTimeField(default=utcnow)
+
+
 class SchemaVersion(BaseModel):
     version = peewee.IntegerField(primary_key=True)
     applied_at = peewee.DateTimeField(default=utcnow)
@@ -241,7 +248,7 @@ class SchemaVersion(BaseModel):
 
 ALL_MODELS = [Image, ImageProperty, ImageTag, ImageMember, ImageLocation, CachedImageNode,
               PendingUndo, ProjectLimit, Task,
-              *METADEF_MODELS, SchemaVersion]
+              *METADEF_MODELS, DeletedImage, SchemaVersion]
 
 
 # The queries every GET of one image makes (see db/prepared.py for why).

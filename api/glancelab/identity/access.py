@@ -57,6 +57,21 @@ def get_visible_image(ctx: RequestContext, image_id: str) -> Image:
     return image
 
 
+def get_image_for(ctx: RequestContext, image_id: str, rule: str) -> Image:
+    """The image for a rule that holds whatever the image's visibility (the service role's
+    fetch_image_location, as Glance serves Nova and Cinder): found if the caller sees it
+    or the rule allows the caller on it; 404 otherwise, 403 if seen but not allowed."""
+    found = IMAGE_BY_ID.models(Image, image_id)
+    image = found[0] if found else None
+    if image is None:
+        raise errors.image_not_found(image_id)
+    if not ctx.allows(rule, image_target(ctx, image)):
+        if not can_see(ctx, image):
+            raise errors.image_not_found(image_id)
+        authorize_image(ctx, image, rule)
+    return image
+
+
 def authorize_image(ctx: RequestContext, image: Image, rule: str, **target) -> None:
     """An image rule (modify_image, upload_image, deactivate …) against that image."""
     authorize(ctx, rule, {**image_target(ctx, image), **target})

@@ -49,6 +49,8 @@ RULES: list[tuple[str, str, str]] = [
     ("publicize_image", ADMIN, "visibility public"),
     ("communitize_image", ADMIN_OR_PROJECT_MEMBER, "visibility community"),
     ("download_image", ADMIN_OR_PROJECT_MEMBER_DOWNLOAD_IMAGE, "GET /v2/images/{image_id}/file"),
+    ("download_from_store", ADMIN_OR_PROJECT_MEMBER_DOWNLOAD_IMAGE,
+     "GET /v2/images/{image_id}/file?prefer=STORES"),
     ("upload_image", ADMIN_OR_PROJECT_MEMBER, "PUT /v2/images/{image_id}/file"),
     ("delete_image_location", ADMIN, "DELETE /v2/stores/{store_id}/{image_id}"),
     ("get_image_location", ADMIN_OR_PROJECT_READER, "locations in GET /v2/images/{image_id}"),
@@ -133,4 +135,11 @@ class Policy:
         self.enforcer.load_rules()
 
     def allows(self, rule: str, target: dict, credentials: dict) -> bool:
+        try:
+            self.enforcer.load_rules()  # re-read only when the file changed
+        except Exception as exc:  # noqa: BLE001 - the file was edited into something invalid
+            # oslo.policy keeps the rules it had and will not re-read this version again:
+            # requests go on under the last good rules until the file is fixed.
+            LOG.error("policy file unreadable; the last good rules stay in force until it "
+                      "is fixed: %s", exc)
         return bool(self.enforcer.enforce(rule, target, credentials))

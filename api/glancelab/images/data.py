@@ -11,7 +11,7 @@ from glancelab.identity import access
 from glancelab.identity.context import RequestContext
 from glancelab.db import UNAVAILABLE
 from glancelab.images import lifecycle, settling
-from glancelab.images.receive import receive
+from glancelab.images.receive import announced_size, receive
 from glancelab.runtime import Runtime
 from glancelab.stores import ReadHandle, Store, StoreError, StoreUnavailable
 
@@ -31,11 +31,13 @@ def target_store(rt: Runtime, store_id: str | None) -> Store:
 
 
 def upload(rt: Runtime, ctx: RequestContext, image_id: str, stream: BinaryIO,
-           content_length: int | None, store_id: str | None = None) -> Image:
+           content_length: int | None, store_id: str | None = None,
+           size_header: str | None = None) -> Image:
     image = access.get_visible_image(ctx, image_id)
     access.authorize_image(ctx, image, "upload_image")
     store = target_store(rt, store_id)
-    stored, writer = receive(rt, image, stream, content_length, store, lifecycle.SAVING)
+    stored, writer = receive(rt, image, stream, content_length, store, lifecycle.SAVING,
+                             announced_size(size_header), detailed=ctx.is_admin)
     try:
         recorded = lifecycle.store_upload(image.id, writer.holder, writer.facts(stored.size),
                                           stored.url, rt.stores.location_metadata(store))
@@ -87,14 +89,34 @@ def unsatisfiable(header: str, size: int) -> errors.GlanceError:
                                    f"has {size} bytes.", headers={"Content-Range": f"bytes */{size}"})
 
 
+def preferred_stores(rt: Runtime, prefer: str | None) -> list[str]:
+    """?prefer=a,b of a download: store ids, blanks dropped, each one this API has."""
+    wanted = [store_id.strip() for store_id in (prefer or "").split(",") if store_id.strip()]
+    if wanted and not rt.stores.multistore:
+        raise errors.bad_request("prefer names stores, but this API has a single store "
+                                 "(enabled_backends is not set).")
+    for store_id in wanted:
+        if store_id not in rt.stores.stores:
+            raise errors.bad_request(f"Store for identifier {store_id} not found; see GET "
+                                     "/v2/info/stores.")
+    return wanted
+
+
 def open_download(rt: Runtime, ctx: RequestContext, image_id: str,
-                  byte_range: tuple[int, int] | None) -> Download:
+                  byte_range: tuple[int, int] | None, prefer: str | None = None) -> Download:
     image = access.get_visible_image(ctx, image_id)
     access.authorize_image(ctx, image, "download_image")
+    if prefer is not None:
+        access.authorize_image(ctx, image, "download_from_store")
+    preferred = preferred_stores(rt, prefer)
     if image.status == lifecycle.DEACTIVATED and not ctx.is_admin:
         raise errors.forbidden("The requested image has been deactivated. Image data download "
                                "is forbidden.")
     locations = LOCATIONS_OF.rows(image.id)
+    if preferred:  # the preferred stores' copies first, in the order asked; then the rest
+        rank = {store_id: index for index, store_id in enumerate(preferred)}
+        locations = sorted(locations, key=lambda row: rank.get(
+            (row[1] or {}).get("store"), len(rank)))
     if image.status not in lifecycle.READABLE or not locations:
         return Download(None, image)  # no data yet: 204
     url, metadata = locations[0]
@@ -110,17 +132,20 @@ def open_download(rt: Runtime, ctx: RequestContext, image_id: str,
             cached.seek(first)
             return Download(ReadHandle(length=last - first + 1, file=cached), image, first,
                             last, partial)
-    handle = open_store_data(rt, url, metadata, first, last - first + 1)
+    handle = open_store_data(rt, url, metadata, first, last - first + 1, ctx.is_admin)
     if rt.cache is not None and active and not partial:
         handle = rt.cache.fill_while_serving(image.id, image.size, image.checksum, handle)
     return Download(handle, image, first, last, partial)
 
 
-def open_store_data(rt: Runtime, url: str, metadata: dict, offset: int, length: int) -> ReadHandle:
+def open_store_data(rt: Runtime, url: str, metadata: dict, offset: int, length: int,
+                    detailed: bool = True) -> ReadHandle:
+    """The data at a location; a 503 naming the store (its details only if `detailed`)."""
     store = rt.stores.for_location(url, metadata)
     try:
         return store.open(url, offset=offset, length=length)
-    except StoreUnavailable as exc:
-        raise errors.unavailable(f"{exc}; retry later.") from exc
-    except StoreError as exc:  # data missing or unreadable: the store's fault, named
-        raise errors.unavailable(f"{exc}; the image's data cannot be read now.") from exc
+    except StoreError as exc:  # unreachable, or data missing or unreadable: the store's fault
+        LOG.warning("reading image data failed", extra={"store": store.id, "error": str(exc)})
+        later = ("retry later" if isinstance(exc, StoreUnavailable)
+                 else "the image's data cannot be read now")
+        raise errors.unavailable(f"{exc.shown(store.id, detailed)}; {later}.") from exc

@@ -7,6 +7,7 @@ import falcon
 from glancelab import errors
 from glancelab.runtime import Runtime
 from glancelab.images import data
+from glancelab.images.receive import IMAGE_SIZE_HEADER
 
 
 class ImageData:
@@ -19,11 +20,13 @@ class ImageData:
             raise errors.GlanceError(415, f"Unsupported Content-Type {media_type}: image data "
                                           "is sent as application/octet-stream.")
         data.upload(self.rt, req.context.auth, image_id, req.stream, req.content_length,
-                    req.get_header("X-Image-Meta-Store"))
+                    req.get_header("X-Image-Meta-Store"),
+                    req.get_header(IMAGE_SIZE_HEADER))
         resp.status = falcon.HTTP_204
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, image_id: str) -> None:
-        download = data.open_download(self.rt, req.context.auth, image_id, _byte_range(req))
+        download = data.open_download(self.rt, req.context.auth, image_id, _byte_range(req),
+                                      req.get_param("prefer"))
         if download.handle is None:
             resp.status = falcon.HTTP_204
             return

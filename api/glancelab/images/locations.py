@@ -108,8 +108,7 @@ def _is_block_device(path: str) -> bool:
 
 def list_locations(ctx: RequestContext, image_id: str) -> list[dict]:
     """GET /v2/images/{id}/locations: Glance's fetch_image_location, for services and admins."""
-    image = access.get_visible_image(ctx, image_id)
-    access.authorize_image(ctx, image, "fetch_image_location")
+    image = access.get_image_for(ctx, image_id, "fetch_image_location")
     return [{"url": url, "metadata": metadata}
             for url, metadata in LOCATIONS_OF.rows(image.id)]
 

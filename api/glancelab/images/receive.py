@@ -30,8 +30,26 @@ class UploadInterrupted(Exception):
     """The request body ended before its Content-Length, or the client went away."""
 
 
-def read_request(stream: BinaryIO, expected: int | None) -> Iterator[bytes]:
-    """The request body as chunks; UploadInterrupted when it ends early or fails."""
+class SizeMismatch(Exception):
+    """The data is not the size x-openstack-image-size announced."""
+
+
+IMAGE_SIZE_HEADER = "x-openstack-image-size"
+
+
+def announced_size(header: str | None) -> int | None:
+    """x-openstack-image-size (API 2.18), as Glance reads it: absent, or a whole number."""
+    if header is None:
+        return None
+    if not header.strip().isdigit():
+        raise errors.bad_request("Invalid or missing image size in request headers.")
+    return int(header)
+
+
+def read_request(stream: BinaryIO, expected: int | None,
+                 announced: int | None = None) -> Iterator[bytes]:
+    """The request body as chunks; UploadInterrupted when it ends early or fails,
+    SizeMismatch as soon as it is not the announced size."""
     total = 0
     while True:
         try:
@@ -42,9 +60,15 @@ def read_request(stream: BinaryIO, expected: int | None) -> Iterator[bytes]:
         if not chunk:
             break
         total += len(chunk)
+        if announced is not None and total > announced:
+            raise SizeMismatch(f"the data is more than the {announced} bytes "
+                               f"{IMAGE_SIZE_HEADER} announced")
         yield chunk
     if expected is not None and total != expected:
         raise UploadInterrupted(f"the request body ended after {total} of {expected} bytes")
+    if announced is not None and total != announced:
+        raise SizeMismatch(f"the data is {total} bytes, not the {announced} bytes "
+                           f"{IMAGE_SIZE_HEADER} announced")
 
 
 class ImageWriter:
@@ -101,20 +125,24 @@ class ImageWriter:
 
 
 def receive(rt: Runtime, image: Image, stream: BinaryIO, content_length: int | None,
-            store: Store, status: str) -> tuple[Stored, ImageWriter]:
+            store: Store, status: str, announced: int | None = None,
+            detailed: bool = False) -> tuple[Stored, ImageWriter]:
     """Claim the queued image (`status`: saving or uploading) and write the request body.
 
+    `announced` (x-openstack-image-size) stands for the data's size where Content-Length
+    would: the size cap and the quota judge it before a byte is read.
     On any failure the image is queued again, nothing stays in the store, and the error
     raised is the HTTP answer.
     """
     holder = lifecycle.writer_id()
+    size = announced if announced is not None else content_length
     writer = ImageWriter(rt, image, holder, staging=status == lifecycle.UPLOADING)
-    writer.check_cap(content_length)
+    writer.check_cap(size)
     lifecycle.claim(image, holder, status)
     try:
-        writer.grant.start(content_length)
+        writer.grant.start(size)
         release()  # a long transfer holds no database connection; the next query takes one
-        stored = writer.write(store, read_request(stream, content_length), content_length)
+        stored = writer.write(store, read_request(stream, content_length, announced), size)
     except BaseException as exc:
         try:
             lifecycle.release(image.id, holder, status)
@@ -123,11 +151,14 @@ def receive(rt: Runtime, image: Image, stream: BinaryIO, content_length: int | N
         LOG.warning("receiving image data failed; image back to queued",
                     extra={"image_id": image.id, "store": store.id, "error": str(exc)})
         # what the client still sends is dropped by web/body.py's UnreadBody
-        raise as_http_error(exc, store.id) from exc
+        raise as_http_error(exc, store.id, detailed=detailed) from exc
     return stored, writer
 
 
-def as_http_error(exc: BaseException, store_id: str, state: str = "queued") -> BaseException:
+def as_http_error(exc: BaseException, store_id: str, state: str = "queued",
+                  detailed: bool = False) -> BaseException:
+    """The answer for a failed write; a store's own details (paths, endpoints) only when
+    `detailed` (admins), always in the log."""
     again = f"The image is {state} again."
     if isinstance(exc, errors.GlanceError):
         return exc
@@ -137,15 +168,19 @@ def as_http_error(exc: BaseException, store_id: str, state: str = "queued") -> B
     if isinstance(exc, UploadInterrupted) and isinstance(exc.__cause__, TimeoutError):
         return errors.GlanceError(408, f"Upload aborted: {exc}. Nothing was kept; the image "
                                        f"is {state} again, retry the upload.")
+    if isinstance(exc, SizeMismatch):
+        return errors.bad_request(f"Upload refused: {exc}. Nothing was kept; the image is "
+                                  f"{state} again.")
     if isinstance(exc, UploadInterrupted):
         return errors.bad_request(f"Upload aborted: {exc}. Nothing was kept; the image is "
                                   f"{state} again, retry the upload.")
-    if isinstance(exc, StoreFull):
-        return errors.too_large(f"{exc}. {again}")
-    if isinstance(exc, StoreUnavailable):
-        return errors.unavailable(f"{exc}. {again} Retry when store {store_id} is back.")
-    if isinstance(exc, StoreInUse):
-        return errors.conflict(f"{exc}. {again}")
-    if isinstance(exc, StoreError):  # a store that cannot do it now: its message says why
-        return errors.unavailable(f"{exc}. {again}")
+    if isinstance(exc, StoreError):
+        shown = exc.shown(store_id, detailed)
+        if isinstance(exc, StoreFull):
+            return errors.too_large(f"{shown}. {again}")
+        if isinstance(exc, StoreUnavailable):
+            return errors.unavailable(f"{shown}. {again} Retry when store {store_id} is back.")
+        if isinstance(exc, StoreInUse):
+            return errors.conflict(f"{shown}. {again}")
+        return errors.unavailable(f"{shown}. {again}")  # cannot do it now; the log says why
     return exc

@@ -9,8 +9,8 @@ from glancelab import errors
 from glancelab.images import schemas
 from glancelab.identity.context import RequestContext
 from glancelab.db import database
-from glancelab.db.models import (LOCATIONS_OF, Image, ImageLocation, ImageProperty, ImageTag,
-                                 utcnow)
+from glancelab.db.models import (LOCATIONS_OF, DeletedImage, Image, ImageLocation,
+                                 ImageProperty, ImageTag, utcnow)
 from glancelab.runtime import Runtime
 from glancelab.identity import access
 from glancelab.images import lifecycle, locations, stage_host
@@ -86,7 +86,8 @@ def create_image(rt: Runtime, ctx: RequestContext, body) -> Image:
     # With a count limit, creates of one project are decided one at a time.
     with quotas.project_lock(owner) if count_limit is not None else database.atomic():
         quotas.check_image_count(count_limit, owner)
-        if Image.select().where(Image.id == image.id).exists():
+        if (Image.select().where(Image.id == image.id).exists()
+                or DeletedImage.select().where(DeletedImage.id == image.id).exists()):
             raise errors.conflict(f"Image with identifier {image.id} already exists!")
         image.save(force_insert=True)
         if extra:
@@ -113,6 +114,11 @@ def update_image(rt: Runtime, ctx: RequestContext, image_id: str, document) -> I
         before.update({field: getattr(image, field) for field in CORE_FIELDS})
         before["tags"] = details.tags[image.id]
         after = patch.apply(before, [c for c in changes if c.attribute != "locations"])
+        for field in ("disk_format", "container_format"):
+            # As Glance: the data's format is fixed once there is data.
+            if after[field] != before[field] and image.status != lifecycle.QUEUED:
+                raise errors.forbidden(f"Attribute {field} can be only replaced for a queued "
+                                       f"image (this one is {image.status}).")
         _validate(rt, after)
         if after["visibility"] != before["visibility"]:
             _check_visibility_change(ctx, after["visibility"],
@@ -175,7 +181,10 @@ def _delete_here(rt: Runtime, ctx: RequestContext, image_id: str, allowed) -> No
         image = allowed()
         rows = [(row.url, row.metadata) for row in
                 ImageLocation.select().where(ImageLocation.image == image.id)]
-        image.delete_instance(recursive=True)
+        if not image.delete_instance(recursive=True):
+            # A concurrent DELETE removed it first (it waited on our row lock): one 204.
+            raise errors.not_found(f"No image found with ID {image_id}")
+        DeletedImage.insert(id=image.id).on_conflict_ignore().execute()
     # Data goes after the metadata: a crash in between leaves an orphan file that the
     # next start removes, never an image pointing at missing data.
     locations.delete_owned_data(rt, image_id, rows)

@@ -9,6 +9,7 @@ from glancelab.web.body import accepted, read_json
 from glancelab.runtime import Runtime
 from glancelab.imports import service as imports
 from glancelab.imports import tasks
+from glancelab.images.receive import IMAGE_SIZE_HEADER
 
 
 class ImageStage:
@@ -20,7 +21,8 @@ class ImageStage:
         if media_type.lower() != "application/octet-stream":
             raise errors.GlanceError(415, f"Unsupported Content-Type {media_type}: staged data "
                                           "is sent as application/octet-stream.")
-        imports.stage(self.rt, req.context.auth, image_id, req.stream, req.content_length)
+        imports.stage(self.rt, req.context.auth, image_id, req.stream, req.content_length,
+                      req.get_header(IMAGE_SIZE_HEADER))
         resp.status = falcon.HTTP_204
 
 

@@ -25,6 +25,7 @@ from glancelab.images import data, lifecycle
 from glancelab.images.receive import ImageWriter
 from glancelab.images import locations
 from glancelab.quotas.service import StorageGrant
+from glancelab.stores import StoreError
 from glancelab.imports import plugins as import_plugins
 from glancelab.imports.plugins import PluginFailed, StagedImage
 from glancelab.imports.webdownload import FetchFailed, UriRefused, fetch
@@ -149,8 +150,10 @@ class ImportJob:
         except UnsafeImage as exc:
             raise ImportFailed(f"Image rejected by format inspection: {exc}") from None
         except Exception as exc:  # quota (413), cap, staging store errors
+            LOG.warning("web-download could not stage", extra={"image_id": image.id,
+                                                              "error": str(exc)})
             raise ImportFailed(f"web-download could not stage the data: "
-                               f"{_describe(exc)}") from None
+                               f"{_describe(exc, self.rt.staging.id)}") from None
         Image.update(reserved=stored.size).where(Image.id == image.id).execute()
 
     def _run_plugins(self, task: Task, image: Image) -> Image:
@@ -209,12 +212,12 @@ class ImportJob:
                 raise ImportFailed(f"Image rejected by format inspection: {exc}") from None
             except Exception as exc:  # noqa: BLE001 - one store failing is reported per store
                 LOG.warning("import to store failed", extra={
-                    "task_id": task.id, "store": store_id, "error": _describe(exc)})
-                failed.append(f"{store_id}: {_describe(exc)}")
+                    "task_id": task.id, "store": store_id, "error": str(exc)})
+                failed.append(f"{store_id}: {_describe(exc, store_id)}")
                 self._record_failure(image.id, store_id, stores, done)
                 if must_succeed:
                     raise ImportFailed(f"Import to store {store_id} failed and "
-                                       f"all_stores_must_succeed is true: {_describe(exc)}") \
+                                       f"all_stores_must_succeed is true: {_describe(exc, store_id)}") \
                         from None
                 continue
             if not self._record_success(task, image.id, store, stored, stores, done):
@@ -281,8 +284,13 @@ def _first_location(image_id: str) -> tuple[str, dict]:
     return row.url, row.metadata
 
 
-def _describe(exc: BaseException) -> str:
-    message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+def _describe(exc: BaseException, store_id: str | None = None) -> str:
+    """Why, as the task's owner may read it: a store's own details (a path, an endpoint)
+    stay in the log."""
+    if isinstance(exc, StoreError):
+        message = exc.shown(store_id or "", detailed=False)
+    else:
+        message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
     return message.rstrip(".")
 
 

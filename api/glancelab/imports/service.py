@@ -20,7 +20,7 @@ from glancelab.db.models import Image, ImageLocation, ImageProperty, Task, set_p
 from glancelab.identity import access
 from glancelab.identity.context import RequestContext
 from glancelab.images import lifecycle, stage_host
-from glancelab.images.receive import receive
+from glancelab.images.receive import announced_size, receive
 from glancelab.imports import runner as import_runner
 from glancelab.imports.runner import FAILED_IMPORT, IMPORT_TASK, IMPORTER_ROLES, IMPORTING_TO
 from glancelab.imports.webdownload import UriRefused
@@ -35,14 +35,15 @@ def info(rt: Runtime) -> dict:
 
 
 def stage(rt: Runtime, ctx: RequestContext, image_id: str, stream: BinaryIO,
-          content_length: int | None) -> None:
+          content_length: int | None, size_header: str | None = None) -> None:
     if "glance-direct" not in rt.imports.methods:
         raise errors.not_found("Staging is off: add glance-direct to enabled_import_methods "
                                "to use PUT /v2/images/{image_id}/stage.")
     image = access.get_visible_image(ctx, image_id)
     access.authorize_image(ctx, image, "modify_image")
     stored, writer = receive(rt, image, stream, content_length, rt.staging,
-                             lifecycle.UPLOADING)
+                             lifecycle.UPLOADING, announced_size(size_header),
+                             detailed=ctx.is_admin)
     # Staged data keeps counting against the project's quota until it is imported.
     if not lifecycle.finish_staging(image.id, writer.holder, stored.size):
         rt.staging.delete(stored.url)
@@ -71,6 +72,9 @@ def _method(rt: Runtime, body) -> dict:
     elif not (isinstance(body["stores"], list)
                                  and all(isinstance(s, str) for s in body["stores"])):
         raise errors.bad_request("stores must be a list of store identifiers.")
+    if body.get("all_stores") and body.get("stores"):
+        raise errors.bad_request("All_stores parameter can't be used with x-image-meta-store "
+                                 "header or stores parameter; give one or the other.")
     return method
 
 

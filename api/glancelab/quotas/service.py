@@ -106,8 +106,13 @@ def usage_document(settings: QuotaSettings, project_id: str) -> dict:
     return {"usage": {r: {"limit": limits[r], "usage": usage[r]} for r in RESOURCES}}
 
 
+PROJECT_ID_MAX = ProjectLimit.project_id.max_length
+
+
 def set_limits(project_id: str, values: dict[str, int | None]) -> None:
     """Per-project overrides; None removes an override (back to the default)."""
+    if not project_id or len(project_id) > PROJECT_ID_MAX:
+        raise errors.bad_request(f"A project id is 1 to {PROJECT_ID_MAX} characters long.")
     for resource, value in values.items():
         if resource not in RESOURCES:
             raise errors.bad_request(f"Unknown limit {resource}; use one of {', '.join(RESOURCES)}.")
