@@ -25,6 +25,7 @@ from glancelab.stores import build_registry
 from glancelab.stores import resources as stores
 from glancelab.stores.filesystem import FilesystemStore
 from glancelab.stores.staging import staging_store
+from glancelab.identity.protections import PropertyProtections
 from glancelab.web import discovery, health
 from glancelab.web.database import ReleaseConnection, unavailable_handler
 from glancelab.web.body import ClientTimeout, InputGuard, UnreadBody
@@ -36,7 +37,8 @@ def build_runtime(config: Config) -> Runtime:
                    quotas=QuotaSettings.from_config(config),
                    imports=ImportSettings.from_config(config),
                    cache=ImageCache.from_config(config),
-                   staging=staging_store(config, _default_datadir(stores)))
+                   staging=staging_store(config, _default_datadir(stores)),
+                   protections=PropertyProtections.from_config(config))
 
 
 def _default_datadir(stores) -> str | None:

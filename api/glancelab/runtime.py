@@ -12,6 +12,7 @@ from glancelab.formats import FormatPolicy
 
 if TYPE_CHECKING:  # the domains build these; the runtime only carries them
     from glancelab.cache import ImageCache
+    from glancelab.identity.protections import PropertyProtections
     from glancelab.imports.settings import ImportSettings
     from glancelab.quotas.service import QuotaSettings
     from glancelab.stores import StoreRegistry
@@ -68,6 +69,8 @@ class Runtime:
     imports: ImportSettings
     cache: ImageCache | None = None
     staging: StagingStore | None = None
+    # property_protection_file's rules, when one is set
+    protections: PropertyProtections | None = None
     # Runs imports in the background; made on first use, so each worker has its own.
     importer: object | None = None
     # This worker's cache prefetcher (cache/prefetcher.py), when the server runs one.

@@ -32,11 +32,17 @@ def prepare(config: Config) -> None:
     """Migrate, check the stores, requeue this host's interrupted uploads, drop orphans."""
     pipeline.check_exposure(config)
     lifecycle.name_node(config.bind_port)  # before the workers fork: they share it
+    policy = Policy(config)
     try:
-        Policy(config).load()
+        policy.load()
     except Exception as exc:  # oslo.policy's own parse errors
         raise ConfigError(f"[oslo_policy] policy_file cannot be used: {exc}") from None
     rt = build_runtime(config)
+    if rt.protections is not None:
+        unknown = sorted(rt.protections.policy_names() - set(policy.enforcer.rules))
+        if unknown:
+            raise ConfigError(f"property_protection_file names policy rules that are not "
+                              f"defined: {', '.join(unknown)}; define them in policy.yaml")
     rt.stores.prepare()
     if rt.cache is not None:
         rt.cache.prepare()

@@ -4,6 +4,7 @@ disks, copies, outages. The upload/download/Range/delete suite runs on it in tes
 import hashlib
 import os
 import signal
+import subprocess
 import time
 import uuid
 
@@ -254,4 +255,55 @@ def test_osd_stalling_mid_upload_is_503_and_leaves_no_image(tmp_path, ceph_servi
             time.sleep(0.2)
     finally:
         os.kill(osd_pid, signal.SIGCONT)
+        server.stop()
+
+
+def test_a_qcow2_import_is_converted_to_raw_in_rbd_and_cloned_there(
+        session_dir, ceph_service, ceph_pool, tmp_path):
+    """What operators of rbd-backed clouds turn image_conversion on for: a qcow2 arrives
+    as raw, so Nova and Cinder clone it in Ceph instead of copying it."""
+    import rbd
+    env = ceph_service.env
+    raw = os.urandom(MiB) + bytes(3 * MiB)
+    (tmp_path / "disk.raw").write_bytes(raw)
+    subprocess.run(["qemu-img", "convert", "-f", "raw", "-O", "qcow2",
+                    str(tmp_path / "disk.raw"), str(tmp_path / "disk.qcow2")], check=True)
+    server = ApiServer(os.path.join(session_dir, "api-rbd-convert"), extra_conf=f"""
+        [glance_store]
+        stores = rbd
+        default_store = rbd
+        rbd_store_pool = {env['RBD_STORE_POOL']}
+        rbd_store_user = {env['RBD_STORE_USER']}
+        rbd_store_ceph_conf = {env['RBD_STORE_CEPH_CONF']}
+        [os_glance_staging_store]
+        filesystem_store_datadir = {tmp_path}/staging
+        [image_import_opts]
+        image_import_plugins = image_conversion
+        """)
+    server.base_store_conf = False
+    server.start()
+    try:
+        admin = Client(server.url, ADMIN)
+        image = admin.create_image(disk_format="qcow2")
+        assert admin.put(f"/v2/images/{image['id']}/stage",
+                         data=(tmp_path / "disk.qcow2").read_bytes(),
+                         headers={"Content-Type": "application/octet-stream"}
+                         ).status_code == 204
+        assert admin.post(f"/v2/images/{image['id']}/import",
+                          json={"method": {"name": "glance-direct"}}).status_code == 202
+        task = wait_for_task(admin, image["id"])
+        assert task["status"] == "success", task["message"]
+        shown = admin.get(f"/v2/images/{image['id']}").json()
+        assert shown["disk_format"] == "raw" and shown["size"] == len(raw)
+        clone = f"nova-disk-{uuid.uuid4().hex[:8]}"
+        rbd.RBD().clone(ceph_pool, image["id"], "snap", ceph_pool, clone,
+                        features=rbd.RBD_FEATURE_LAYERING)
+        try:
+            with rbd.Image(ceph_pool, clone, read_only=True) as disk:
+                assert disk.parent_info()[1] == image["id"]
+                assert disk.read(0, len(raw)) == raw  # the guest sees the raw disk
+        finally:
+            rbd.RBD().remove(ceph_pool, clone)
+        assert admin.delete(f"/v2/images/{image['id']}").status_code == 204
+    finally:
         server.stop()

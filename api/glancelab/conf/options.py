@@ -98,6 +98,12 @@ DEFAULT_OPTS = [
     cfg.IntOpt("max_request_body_size", default=65536, min=1,
                help="Largest JSON body accepted, in bytes."),
     cfg.BoolOpt("debug", default=False, help="Log at debug level."),
+    cfg.StrOpt("property_protection_file",
+               help="INI file of who may create, read, update and delete which properties "
+                    "(unset: no protections)."),
+    cfg.StrOpt("property_protection_rule_format", default="roles",
+               choices=("roles", "policies"),
+               help="Whether property_protection_file names roles or policy rules."),
     _list("enabled_import_methods", ["glance-direct", "web-download", "copy-image"],
           "Interoperable import methods this API offers."),
     cfg.DictOpt("enabled_backends",
@@ -364,7 +370,7 @@ GLANCE_ONLY_DEFAULT_KEYS = (
     "hashing_algorithm", "enforce_secure_rbac", "my_ip",
     "host", "state_path", "lock_path", "http_keepalive",
     "delayed_delete", "scrub_time", "location_strategy",
-    "do_secure_hash", "http_retries", "property_protection_file", "publish_errors",
+    "do_secure_hash", "http_retries", "publish_errors",
     "instance_format", "instance_uuid_format", "rate_limit_burst", "rate_limit_interval",
     "config_file", "config_dir",
 )

@@ -22,7 +22,7 @@ class ImagesCollection:
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         page = listing.list_images(self.rt, req.context.auth, dict(req.params))
-        page["images"] = views.render_images(page["images"], self.rt)
+        page["images"] = views.render_images(page["images"], self.rt, req.context.auth)
         resp.media = page
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
@@ -34,7 +34,7 @@ class ImagesCollection:
             resp.set_header("OpenStack-image-store-ids", ",".join(self.rt.stores.stores))
         if self.rt.imports.methods:
             resp.set_header("OpenStack-image-import-methods", ",".join(self.rt.imports.methods))
-        resp.media = views.render_image(image, self.rt)
+        resp.media = views.render_image(image, self.rt, req.context.auth)
 
 
 class ImageItem:
@@ -43,7 +43,7 @@ class ImageItem:
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, image_id: str) -> None:
         resp.media = views.render_image(access.get_visible_image(req.context.auth, image_id),
-                                        self.rt)
+                                        self.rt, req.context.auth)
 
     def on_patch(self, req: falcon.Request, resp: falcon.Response, image_id: str) -> None:
         media_type = (req.content_type or "").split(";")[0].strip().lower()
@@ -53,7 +53,7 @@ class ImageItem:
                                      headers={"Accept-Patch": ", ".join(patch.PATCH_MEDIA_TYPES)})
         document = read_json(req, self.rt.settings.max_request_body_size)
         image = images.update_image(self.rt, req.context.auth, image_id, document)
-        resp.media = views.render_image(image, self.rt)
+        resp.media = views.render_image(image, self.rt, req.context.auth)
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response, image_id: str) -> None:
         images.delete_image(self.rt, req.context.auth, image_id)

@@ -83,6 +83,7 @@ def create_image(rt: Runtime, ctx: RequestContext, body) -> Image:
         min_ram=body.get("min_ram", 0), min_disk=body.get("min_disk", 0),
         created_at=now, updated_at=now)
     extra = {k: v for k, v in body.items() if k not in CREATE_FIELDS}
+    _check_protected(rt, ctx, created=list(extra))
     # With a count limit, creates of one project are decided one at a time.
     with quotas.project_lock(owner) if count_limit is not None else database.atomic():
         quotas.check_image_count(count_limit, owner)
@@ -111,6 +112,8 @@ def update_image(rt: Runtime, ctx: RequestContext, image_id: str, document) -> I
         image = access.get_visible_image(ctx, image_id)  # as it is now, in the transaction
         details = ImageDetails([image], with_locations=False)
         before = dict(details.properties[image.id])
+        if rt.protections is not None:  # properties it may not read look absent, as in Glance
+            before = rt.protections.readable(ctx, before)
         before.update({field: getattr(image, field) for field in CORE_FIELDS})
         before["tags"] = details.tags[image.id]
         after = patch.apply(before, [c for c in changes if c.attribute != "locations"])
@@ -126,10 +129,34 @@ def update_image(rt: Runtime, ctx: RequestContext, image_id: str, document) -> I
         if after["owner"] != before["owner"]:
             _check_owner_change(ctx, after["owner"])
         _check_counts(rt, after)
+        _check_property_changes(rt, ctx, before, after)
         _save_changes(image, before, after)
         dropped = locations.apply_patch(rt, image, changes, resolved)
     locations.delete_owned_data(rt, image.id, dropped)
     return image
+
+
+def _check_property_changes(rt: Runtime, ctx: RequestContext, before: dict,
+                            after: dict) -> None:
+    core = set(CORE_FIELDS) | {"tags"}
+    old = {k: v for k, v in before.items() if k not in core}
+    new = {k: v for k, v in after.items() if k not in core}
+    _check_protected(rt, ctx, created=[k for k in new if k not in old],
+                     updated=[k for k in new if k in old and new[k] != old[k]],
+                     deleted=[k for k in old if k not in new])
+
+
+def _check_protected(rt: Runtime, ctx: RequestContext, **names: list[str]) -> None:
+    """403 for the first property the caller may not create, update or delete
+    (property_protection_file); Glance's words."""
+    if rt.protections is None:
+        return
+    for kind, operation in (("created", "create"), ("updated", "update"),
+                            ("deleted", "delete")):
+        for name in names.get(kind, ()):
+            if not rt.protections.allows(ctx, name, operation):
+                raise errors.forbidden(f"Attribute '{name}' is reserved. (You may not "
+                                       f"{operation} it: see property_protection_file.)")
 
 
 def _save_changes(image: Image, before: dict, after: dict) -> None:

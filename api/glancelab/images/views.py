@@ -8,6 +8,7 @@ from glancelab.db.models import (LOCATIONS_OF, PROPERTIES_OF, TAGS_OF, Image, Im
                                   ImageMember, ImageProperty, ImageTag)
 from glancelab.images import stage_host
 from glancelab.runtime import Runtime
+from glancelab.identity.context import RequestContext
 
 CORE_FIELDS = ("name", "disk_format", "container_format", "visibility", "size", "virtual_size",
                "status", "checksum", "protected", "min_ram", "min_disk", "owner", "os_hidden",
@@ -55,8 +56,12 @@ class ImageDetails:
                 self.locations[image_id].append({"url": url, "metadata": metadata})
 
 
-def image_view(image: Image, details: ImageDetails, rt: Runtime) -> dict:
-    view: dict = {name: value for name, value in details.properties[image.id].items()
+def image_view(image: Image, details: ImageDetails, rt: Runtime,
+               ctx: RequestContext | None = None) -> dict:
+    properties = details.properties[image.id]
+    if rt.protections is not None and ctx is not None:
+        properties = rt.protections.readable(ctx, properties)  # the rest look absent
+    view: dict = {name: value for name, value in properties.items()
                   if name not in stage_host.HIDDEN}
     for field in CORE_FIELDS:
         view[field] = getattr(image, field)
@@ -84,13 +89,14 @@ def needs_locations(rt: Runtime) -> bool:
     return s.show_multiple_locations or s.show_image_direct_url or rt.stores.multistore
 
 
-def render_image(image: Image, rt: Runtime) -> dict:
-    return image_view(image, ImageDetails([image], needs_locations(rt)), rt)
+def render_image(image: Image, rt: Runtime, ctx: RequestContext | None = None) -> dict:
+    return image_view(image, ImageDetails([image], needs_locations(rt)), rt, ctx)
 
 
-def render_images(images: list[Image], rt: Runtime) -> list[dict]:
+def render_images(images: list[Image], rt: Runtime,
+                  ctx: RequestContext | None = None) -> list[dict]:
     details = ImageDetails(images, needs_locations(rt))
-    return [image_view(image, details, rt) for image in images]
+    return [image_view(image, details, rt, ctx) for image in images]
 
 
 def member_view(member: ImageMember) -> dict:
