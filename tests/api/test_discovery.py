@@ -7,17 +7,19 @@ def test_root_lists_versions_with_300_and_absolute_links(api):
     response = requests.get(api.url + "/")
     assert response.status_code == 300
     versions = response.json()["versions"]
-    assert versions[0] == {"id": "v2.18", "status": "CURRENT",
+    # Without image_cache_dir, as Glance: 2.17 is CURRENT, the cache's 2.14/2.16/2.18 absent
+    # (tests/cache/test_cache.py shows 2.18 with the cache on).
+    assert versions[0] == {"id": "v2.17", "status": "CURRENT",
                            "links": [{"rel": "self", "href": f"{api.url}/v2/"}]}
     assert [v["id"] for v in versions][-1] == "v2.0"
-    assert len(versions) == 19
+    assert len(versions) == 16
     assert all(v["status"] == "SUPPORTED" for v in versions[1:])
 
 
 def test_versions_path_answers_200(api):
     response = requests.get(api.url + "/versions")
     assert response.status_code == 200
-    assert response.json()["versions"][0]["id"] == "v2.18"
+    assert response.json()["versions"][0]["id"] == "v2.17"
 
 
 def test_healthcheck(api):

@@ -380,3 +380,124 @@ def test_tasks_of_a_public_image_stay_with_its_project_and_hide_secrets(admin, a
     text = json.dumps(shown)
     assert "topsecret" not in text
     assert shown["input"]["method"]["uri"] == f"http://{host}/disk.raw?***"
+    assert "importer_roles" not in shown["input"]
+
+
+def test_a_member_sees_the_stores_name_an_admin_its_details(admin, alice, server, tiny_dir):
+    payload = os.urandom(2 * MiB)  # does not fit the 1 MiB "tiny" store
+    for client, detailed in ((alice, False), (admin, True)):
+        image = client.create_image()
+        response = client.upload(image["id"], payload, headers={"X-Image-Meta-Store": "tiny"})
+        assert response.status_code == 413, response.text
+        message = response.json()["message"]
+        assert "Store tiny has no room for the data" in message
+        assert ("filesystem_store_datadirs" in message) is detailed  # the driver's own words
+        assert detailed or str(tiny_dir) not in message
+        # the import task of a member says the same, its log line the rest
+        assert stage(client, image["id"], payload).status_code == 204
+        start(client, image["id"], {"name": "glance-direct"}, stores=["tiny"])
+        task = wait_for_task(client, image["id"])
+        assert task["status"] == "failure" and "Store tiny has no room" in task["message"]
+        assert str(tiny_dir) not in task["message"]
+
+
+def test_prefer_reads_the_preferred_stores_copy_first(admin, alice, server):
+    payload = os.urandom(MiB)
+    image = alice.create_image()
+    assert alice.upload(image["id"], payload).status_code == 204  # to fast
+    assert start(admin, image["id"], {"name": "copy-image"}, stores=["cheap"]).status_code == 202
+    assert wait_for_task(admin, image["id"])["status"] == "success"
+    # Make the copies differ on disk, so the bytes served say which store was read.
+    (server.stores["cheap"] / image["id"]).write_bytes(b"C" * MiB)
+    assert alice.get(f"/v2/images/{image['id']}/file").content == payload
+    assert alice.get(f"/v2/images/{image['id']}/file?prefer=cheap").content == b"C" * MiB
+    assert alice.get(f"/v2/images/{image['id']}/file?prefer=,fast").content == payload
+    unknown = alice.get(f"/v2/images/{image['id']}/file?prefer=nowhere")
+    assert unknown.status_code == 400 and "nowhere" in unknown.json()["message"]
+    (server.stores["cheap"] / image["id"]).write_bytes(payload)
+
+
+def test_web_download_sends_url_credentials_as_basic_auth(admin, web):
+    payload = (web.root / "disk.raw").read_bytes()
+    image = admin.create_image()
+    host = web.url.split("//", 1)[1]
+    uri = f"http://glance:s3cret@{host}/auth/disk.raw"
+    assert start(admin, image["id"], {"name": "web-download", "uri": uri}).status_code == 202
+    task = wait_for_task(admin, image["id"])
+    assert task["status"] == "success", task["message"]
+    assert admin.get(f"/v2/images/{image['id']}/file").content == payload
+    assert "s3cret" not in json.dumps(admin.get(f"/v2/images/{image['id']}/tasks").json())
+
+
+@pytest.fixture(scope="module")
+def default_filter_api(tmp_path_factory):
+    """Glance's default import filter (empty host lists): glancelab still refuses the host's
+    own and internal addresses. One worker with two import threads, for fairness."""
+    work = tmp_path_factory.mktemp("ssrfapi")
+    api = ApiServer(str(work), workers=1, extra_conf="""
+        [import_filtering_opts]
+        allowed_ports =
+        [glancelab]
+        import_workers = 2
+        web_download_min_rate = 1
+        """)
+    api.start()
+    yield api
+    api.stop()
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "0", "0.0.0.0", "127.0.0.2", "[::1]",
+                                  "localhost", "169.254.169.254", "10.0.0.1", "127.1",
+                                  "2130706433", "[::ffff:127.0.0.1]"])
+def test_web_download_cannot_be_aimed_at_its_host_by_default(default_filter_api, web, host):
+    client = Client(default_filter_api.url, identity("project-ssrf"))
+    image = client.create_image()
+    uri = f"http://{host}:{web.port}/disk.raw"
+    response = start(client, image["id"], {"name": "web-download", "uri": uri})
+    assert response.status_code == 400, response.text
+    assert "does not pass filtering" in response.json()["message"]
+
+
+def test_a_redirect_to_the_host_is_refused_in_the_task(default_filter_api, web):
+    """Glance's empty lists let a public source redirect anywhere; here the hop is checked
+    and refused before any connection (the redirecting source is allowed by name)."""
+    client = Client(default_filter_api.url, identity("project-ssrf"))
+    image = client.create_image()
+    response = start(client, image["id"], {"name": "web-download",
+                                           "uri": f"http://0.0.0.0:{web.port}/disk.raw"})
+    assert response.status_code == 400
+
+
+def test_one_projects_slow_sources_do_not_hold_anothers_import(default_filter_api, web,
+                                                               tmp_path):
+    """Two web-downloads of project A trickle (1 byte each 0.2 s); project B's glance-direct
+    import still runs at once on the same worker's import threads."""
+    server = ApiServer(str(tmp_path), workers=1, extra_conf="""
+        [import_filtering_opts]
+        allowed_hosts = 127.0.0.1
+        allowed_ports =
+        [glancelab]
+        import_workers = 2
+        web_download_min_rate = 1
+        """)
+    server.start()
+    try:
+        slow = Client(server.url, identity("project-slow"))
+        trickling = []
+        for _ in range(2):
+            image = slow.create_image()
+            assert start(slow, image["id"], {"name": "web-download",
+                                             "uri": f"{web.url}/trickle/disk.raw"}
+                         ).status_code == 202
+            trickling.append(image["id"])
+        other = Client(server.url, identity("project-other"))
+        image = other.create_image()
+        assert stage(other, image["id"], os.urandom(MiB)).status_code == 204
+        assert start(other, image["id"], {"name": "glance-direct"}).status_code == 202
+        task = wait_for_task(other, image["id"], timeout=30)
+        assert task["status"] == "success", task["message"]
+        states = [slow.get(f"/v2/images/{i}/tasks").json()["tasks"][0]["status"]
+                  for i in trickling]
+        assert "processing" in states and "pending" in states, states
+    finally:
+        server.stop()

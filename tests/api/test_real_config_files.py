@@ -166,3 +166,34 @@ def test_a_caller_with_no_project_cannot_create_an_image(guide_server, keystone)
                              headers=headers, timeout=10)
     assert response.status_code == 403
     assert "project-scoped token" in response.json()["message"]
+
+
+def test_a_policy_file_broken_while_running_keeps_the_last_good_rules(tmp_path):
+    """An operator saves policy.yaml half-edited: requests go on under the rules that were
+    in force (no 500s), the log says why, and `config check` names the broken file."""
+    policy = tmp_path / "policy.yaml"
+    policy.write_text('"add_image": "role:admin"\n')
+    server = ApiServer(str(tmp_path), extra_conf=f"""
+        [oslo_policy]
+        policy_file = {policy}
+        """)
+    server.start()
+    try:
+        member = Client(server.url, {"X-Identity-Status": "Confirmed", "X-Project-Id": "p",
+                                     "X-User-Id": "u", "X-Roles": "member,reader"})
+        assert member.post("/v2/images", json={"name": "a"}).status_code == 403
+        policy.write_text('"add_image": [unclosed\n')
+        os.utime(policy, (os.stat(policy).st_atime, os.stat(policy).st_mtime + 5))
+        for _ in range(4):  # every worker reads it
+            assert member.post("/v2/images", json={"name": "a"}).status_code == 403
+            assert member.get("/v2/images").status_code == 200
+        assert "last good rules stay in force" in server.log()
+        checked = subprocess.run([GLANCELAB, "config", "check", server.config_path],
+                                 capture_output=True, text=True, cwd=tmp_path, timeout=60)
+        assert checked.returncode == 1
+        assert "policy_file cannot be used" in checked.stdout
+        policy.write_text('"add_image": "role:member"\n')
+        os.utime(policy, (os.stat(policy).st_atime, os.stat(policy).st_mtime + 10))
+        assert member.post("/v2/images", json={"name": "a"}).status_code == 201
+    finally:
+        server.stop()

@@ -381,3 +381,56 @@ def test_partial_copies_count_until_their_dead_writer_is_recovered(tmp_path):
         assert not left.exists()
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize("store", ["s3", "local"])
+def test_a_download_right_after_the_first_is_a_cache_hit(admin, cache_api, store):
+    """The copy is committed just after the first client has its last byte; a second
+    download asked for at once waits for that commit instead of missing the cache."""
+    if store == "s3":
+        image_id, payload = s3_image(admin)
+    else:
+        image_id, payload = local_image(admin, MiB + 5)
+    assert admin.get(f"/v2/images/{image_id}/file").content == payload
+    assert admin.get(f"/v2/images/{image_id}/file").content == payload  # no wait between
+    assert cached(admin)[image_id]["hits"] == 1
+
+
+def test_api_2_18_prune_and_clean(admin, cache_api):
+    """POST /v2/cache/prune answers what it removed; POST /v2/cache/clean drops stalled
+    partial copies and invalid entries; both admin-only, as Glance's cache_prune and
+    cache_clean policies."""
+    ids = []
+    for _ in range(3):
+        image_id, _ = s3_image(admin, int(1.5 * MiB))
+        download_into_cache(admin, image_id)
+        ids.append(image_id)
+        time.sleep(0.05)
+    member = Client(cache_api.url, identity("project-x"))
+    assert member.post("/v2/cache/prune").status_code == 403
+    assert member.post("/v2/cache/clean").status_code == 403
+    pruned = admin.post("/v2/cache/prune")
+    assert pruned.status_code == 200, pruned.text
+    sizes = int(1.5 * MiB)
+    assert pruned.json() == {"total_files_pruned": 1, "total_bytes_pruned": sizes}
+    assert sorted(cached(admin)) == sorted(ids[1:])
+    stalled = os.path.join(cache_api.cache_dir, "incomplete", f"{ids[1]}.99.99")
+    with open(stalled, "wb") as handle:
+        handle.write(b"partial")
+    old = time.time() - 3600
+    os.utime(stalled, (old, old))
+    os.unlink(os.path.join(cache_api.cache_dir, ids[2]))  # its entry is now invalid
+    cleaned = admin.post("/v2/cache/clean")
+    assert cleaned.status_code == 200 and cleaned.content == b""
+    assert not os.path.exists(stalled)
+    assert sorted(cached(admin)) == [ids[1]]
+
+
+def test_api_2_18_is_announced_only_with_the_cache_on(api, cache_api):
+    on = requests.get(f"{cache_api.url}/versions", timeout=10).json()["versions"]
+    assert on[0] == {"id": "v2.18", "status": "CURRENT",
+                     "links": [{"rel": "self", "href": f"{cache_api.url}/v2/"}]}
+    off = requests.get(f"{api.url}/versions", timeout=10).json()["versions"]
+    assert off[0]["id"] == "v2.17" and off[0]["status"] == "CURRENT"
+    assert not {"v2.18", "v2.16", "v2.14"} & {v["id"] for v in off}
+    assert Client(api.url, ADMIN).post("/v2/cache/prune").status_code == 404

@@ -108,25 +108,39 @@ class ImageCache:
         A copy is committed once checked, just after its client has the last bytes: a
         download asked for right then would miss the cache by a moment. It waits while a
         partial copy is (nearly) whole and growing or being checked, never for one far
-        from done; True when it ended (committed or dropped) while waiting."""
+        from done; True once the copy is recorded."""
         now = time.monotonic()
         deadline = now + FINISH_WAIT_BASE + size / FINISH_CHECK_RATE
-        grown_at, last = now, -1
+        grown_at, last, gone_at = now, -1, None
         while now < deadline:
             sizes = [found for found in (_size_of(os.path.join(self.incomplete_dir, name))
                                          for name in _listdir(self.incomplete_dir)
                                          if name.startswith(f"{image_id}.")) if found >= 0]
-            if not sizes:
-                return last >= 0
-            biggest = max(sizes)
-            if biggest != last:
-                grown_at, last = now, biggest
-            checking = biggest >= size
-            if not checking and (size - biggest > FINISH_NEAR or now - grown_at > 0.5):
-                return False
+            if sizes:
+                gone_at = None
+                biggest = max(sizes)
+                if biggest != last:
+                    grown_at, last = now, biggest
+                if biggest < size and (size - biggest > FINISH_NEAR or now - grown_at > 0.5):
+                    return False
+            elif last < 0 and not self._just_placed(image_id):
+                return False  # no copy under way
+            elif CachedImage.select().where(CachedImage.image_id == image_id).exists():
+                return True  # renamed into place and recorded
+            else:  # renamed and about to be recorded, or dropped
+                gone_at = gone_at or now
+                if now - gone_at > 0.5:
+                    return False
             time.sleep(0.01)
             now = time.monotonic()
         return False
+
+    def _just_placed(self, image_id: str) -> bool:
+        """A copy renamed into place a moment ago, whose record is being written."""
+        try:
+            return time.time() - os.stat(self.path_of(image_id)).st_mtime < 5
+        except FileNotFoundError:
+            return False
 
     def _open_cached(self, image_id: str, size: int | None, checksum: str | None):
         self._connect()
@@ -166,8 +180,17 @@ class ImageCache:
         if handle.file is not None and size is not None:
             if self._claim(image_id):
                 source = os.dup(handle.file.fileno())  # its own lifetime; pread-style copy
+                try:
+                    # Made before the answer starts: a download right after it sees the copy
+                    # under way (open_cached waits for it) even if this thread is slow to run.
+                    out = open(self._temp_path(image_id), "wb")
+                except OSError as exc:
+                    os.close(source)
+                    self._release_claim(image_id)
+                    LOG.warning("not caching %s: %s", image_id, exc)
+                    return handle
                 threading.Thread(target=self._copy_in_thread,
-                                 args=(image_id, size, checksum, source),
+                                 args=(image_id, size, checksum, source, out),
                                  name=f"cache-fill-{image_id}", daemon=True).start()
             return handle
         return ReadHandle(length=handle.length,
@@ -199,10 +222,14 @@ class ImageCache:
         return os.path.join(self.incomplete_dir,
                             f"{image_id}.{os.getpid()}.{threading.get_ident()}")
 
+    def _release_claim(self, image_id: str) -> None:
+        with self._filling_lock:
+            self._filling.discard(image_id)
+
     def _copy_in_thread(self, image_id: str, size: int, checksum: str | None,
-                        source: int) -> None:
+                        source: int, out) -> None:
         try:
-            self._copy_in(image_id, size, checksum, source)
+            self._copy_in(image_id, size, checksum, source, out)
         finally:
             # This thread's own connections (the cache's SQLite, the node index's
             # database) end with it, not whenever the garbage collector gets to them.
@@ -210,13 +237,15 @@ class ImageCache:
                 with contextlib.suppress(Exception):
                     db.close()
 
-    def _copy_in(self, image_id: str, size: int, checksum: str | None, source: int) -> None:
-        """Copy `size` bytes of the open fd `source` from offset 0, check, commit; closes it."""
-        temp = self._temp_path(image_id)
+    def _copy_in(self, image_id: str, size: int, checksum: str | None, source: int,
+                 out=None) -> None:
+        """Copy `size` bytes of the open fd `source` from offset 0 (into `out`, an open
+        temp file, or a new one), check, commit; closes both."""
+        temp = out.name if out is not None else self._temp_path(image_id)
         committed = False
         try:
-            with open(temp, "wb") as out:
-                copied = _kernel_copy(source, out.fileno(), size)
+            with (out if out is not None else open(temp, "wb")) as target:
+                copied = _kernel_copy(source, target.fileno(), size)
             if copied == size and _md5_of(temp) == checksum:
                 committed = self._commit(image_id, temp, size, checksum)
             elif copied == size:
@@ -230,8 +259,7 @@ class ImageCache:
             if not committed:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(temp)
-            with self._filling_lock:
-                self._filling.discard(image_id)
+            self._release_claim(image_id)
 
     def tee(self, image_id: str, size: int | None, checksum: str | None,
             chunks: Iterator[bytes]) -> Iterator[bytes]:
