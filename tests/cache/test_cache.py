@@ -188,13 +188,19 @@ def test_cache_api_is_admin_only(cache_api, admin):
     assert member.delete("/v2/cache").status_code == 403
 
 
-def test_prune_drops_least_recently_used_down_to_max_size(admin, cache_api):
+def three_cached_images(admin) -> list[str]:
+    """Three 1.5 MiB images in the 4 MB cache, oldest access first."""
     ids = []
     for _ in range(3):
         image_id, _ = s3_image(admin, int(1.5 * MiB))
         download_into_cache(admin, image_id)
         ids.append(image_id)
         time.sleep(0.05)
+    return ids
+
+
+def test_prune_drops_least_recently_used_down_to_max_size(admin, cache_api):
+    ids = three_cached_images(admin)
     admin.get(f"/v2/images/{ids[0]}/file")  # the oldest becomes the most recently used
     result = subprocess.run([GLANCELAB, "--config", cache_api.config_path, "cache", "prune"],
                             capture_output=True, text=True, cwd=cache_api.workdir, timeout=60)
@@ -400,12 +406,7 @@ def test_api_2_18_prune_and_clean(admin, cache_api):
     """POST /v2/cache/prune answers what it removed; POST /v2/cache/clean drops stalled
     partial copies and invalid entries; both admin-only, as Glance's cache_prune and
     cache_clean policies."""
-    ids = []
-    for _ in range(3):
-        image_id, _ = s3_image(admin, int(1.5 * MiB))
-        download_into_cache(admin, image_id)
-        ids.append(image_id)
-        time.sleep(0.05)
+    ids = three_cached_images(admin)
     member = Client(cache_api.url, identity("project-x"))
     assert member.post("/v2/cache/prune").status_code == 403
     assert member.post("/v2/cache/clean").status_code == 403

@@ -91,11 +91,22 @@ class Traffic:
         self.pool.shutdown()
 
 
-def _replace(node: ApiServer, new_release: bool) -> None:
-    node.stop()  # SIGTERM: gunicorn finishes what it is serving, then exits
+def _drain_and_replace(balancer: Haproxy, index: int, node: ApiServer, traffic: Traffic,
+                       new_release: bool) -> None:
+    """As an operator: the drain file takes the node out of rotation (its health check
+    fails), requests go on at the other node, then it is stopped (SIGTERM: gunicorn
+    finishes what it serves), started (on this release, for an upgrade) and put back."""
+    open(node.drain_file, "w").close()
+    balancer.wait_for(index, "DOWN")
+    before = traffic.done
+    time.sleep(0.5)  # requests still flow, all to the other node
+    assert traffic.done > before
+    node.stop()
+    os.remove(node.drain_file)
     if new_release:
         node.release_dir = None
     node.start()
+    balancer.wait_for(index, "UP")
 
 
 def test_upgrade_then_rolling_restart_fail_no_request(cluster):
@@ -103,27 +114,14 @@ def test_upgrade_then_rolling_restart_fail_no_request(cluster):
     traffic = Traffic(balancer.url)
     try:
         time.sleep(1)
-        # the upgrade: the previous release has no drain file, so each of its nodes is
-        # taken out of rotation at the balancer (its admin socket), replaced by this
-        # release, and put back
+        # the upgrade, one node at a time; the first new node applies the expand
+        # migrations while the other still runs the previous release on the same database
         for index, node in enumerate(nodes):
-            balancer.set_state(index, "maint")
-            time.sleep(0.5)  # what it was given finishes; nothing new reaches it
-            _replace(node, new_release=True)
-            balancer.set_state(index, "ready")
-            balancer.wait_for(index, "UP")
+            _drain_and_replace(balancer, index, node, traffic, new_release=True)
             time.sleep(0.5)
-        # a rolling restart of the new release: out of rotation first, then restarted
+        # then a rolling restart of the new release
         for index, node in enumerate(nodes):
-            open(node.drain_file, "w").close()
-            balancer.wait_for(index, "DOWN")
-            before = traffic.done
-            time.sleep(0.5)  # requests still flow, all to the other node
-            assert traffic.done > before
-            node.stop()
-            os.remove(node.drain_file)
-            node.start()
-            balancer.wait_for(index, "UP")
+            _drain_and_replace(balancer, index, node, traffic, new_release=False)
         time.sleep(1)
     finally:
         traffic.finish()
