@@ -71,6 +71,25 @@ def test_one_byte_over_with_content_length_is_refused_up_front(project, quota_ap
     assert no_data_left(quota_api, image["id"])
 
 
+def test_an_announced_size_over_the_quota_is_refused_before_the_data(project, quota_api):
+    """API 2.18's x-openstack-image-size: a chunked upload (no Content-Length) is judged
+    by the size it announces, before its first byte is read."""
+    image = project.create_image()
+    sent = []
+
+    def body():
+        for chunk in chunked(QUOTA + 1):
+            sent.append(len(chunk))
+            yield chunk
+
+    response = project.upload(image["id"], body(),
+                              headers={"x-openstack-image-size": str(QUOTA + 1)})
+    assert response.status_code == 413, response.text
+    assert f"{QUOTA} bytes remaining" in response.json()["message"]
+    assert project.get(f"/v2/images/{image['id']}").json()["status"] == "queued"
+    assert no_data_left(quota_api, image["id"])
+
+
 def test_chunked_upload_stops_mid_stream_one_byte_over(project, quota_api):
     image = project.create_image()
     response = project.upload(image["id"], chunked(QUOTA + 1))
