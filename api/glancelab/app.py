@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import falcon
 
-from glancelab import errors
 from glancelab.cache import ImageCache
 from glancelab.cache import resources as cache
 from glancelab.conf import Config
@@ -28,6 +27,7 @@ from glancelab.stores.staging import staging_store
 from glancelab.identity.protections import PropertyProtections
 from glancelab.web import discovery, health
 from glancelab.web.database import ReleaseConnection, unavailable_handler
+from glancelab.web import errors as web_errors
 from glancelab.web.body import ClientTimeout, InputGuard, UnreadBody
 
 
@@ -60,8 +60,7 @@ def create_app(config: Config, runtime: Runtime | None = None) -> falcon.App:
     app.req_options.strip_url_path_trailing_slash = True
     app.req_options.auto_parse_qs_csv = False
     app.resp_options.secure_cookies_by_default = False
-    app.set_error_serializer(errors.serialize_error)
-    app.add_error_handler(Exception, errors.handle_unexpected)
+    web_errors.install(app)  # domain errors -> Glance's answers, in one place
     app.add_error_handler(UNAVAILABLE, unavailable_handler(describe(config.database.connection)))
 
     # Each domain adds its own routes: a feature changes in one folder.

@@ -1,84 +1,98 @@
-"""Errors in Glance's JSON format: {"code": "404 Not Found", "title": ..., "message": ...}."""
+"""What can go wrong, as the domains say it: one exception class per kind of refusal.
+
+Domain code (images, imports, stores, quotas, …) raises these and knows nothing of HTTP;
+web/errors.py is the one place that maps each kind to Glance's status code and error
+format. Each carries the message the caller reads, and optional response headers
+(Retry-After, Content-Range).
+"""
 
 from __future__ import annotations
 
-import http
-import json
-import logging
 
-import falcon
+class GlanceError(Exception):
+    """A request refused; `message` says why and what to do next."""
 
-LOG = logging.getLogger(__name__)
+    def __init__(self, message: str, headers: dict | None = None):
+        super().__init__(message)
+        self.message = message
+        self.headers = headers or {}
 
-# webob's reason phrases, which Glance clients have always seen.
-_TITLES = {
-    413: "Request Entity Too Large",
-    416: "Requested Range Not Satisfiable",
-}
-
-
-def title_for(status_code: int) -> str:
-    return _TITLES.get(status_code) or http.HTTPStatus(status_code).phrase
+    @property
+    def description(self) -> str:  # the words falcon's errors use for the same thing
+        return self.message
 
 
-class GlanceError(falcon.HTTPError):
-    """An HTTP error with a message for the caller and optional extra headers."""
-
-    def __init__(self, status_code: int, message: str, headers: dict | None = None):
-        super().__init__(status_code, title=title_for(status_code), description=message,
-                         headers=headers)
+class Invalid(GlanceError):
+    """The request itself is wrong (a value, a header, a body)."""
 
 
-def bad_request(message: str) -> GlanceError:
-    return GlanceError(400, message)
+class NotAuthenticated(GlanceError):
+    """No identity the service believes."""
 
 
-def forbidden(message: str) -> GlanceError:
-    return GlanceError(403, message)
+class Forbidden(GlanceError):
+    """The caller may not do this (a policy rule, a protected property or image)."""
 
 
-def not_found(message: str) -> GlanceError:
-    return GlanceError(404, message)
+class NotFound(GlanceError):
+    """No such thing, or not one the caller may see."""
 
 
-def conflict(message: str) -> GlanceError:
-    return GlanceError(409, message)
+class TimedOut(GlanceError):
+    """The client was too slow sending its request."""
 
 
-def too_large(message: str) -> GlanceError:
-    return GlanceError(413, message)
+class Conflict(GlanceError):
+    """The thing is not in a state that allows it (busy, already there, in use)."""
 
 
-def unavailable(message: str) -> GlanceError:
-    return GlanceError(503, message)
+class Gone(GlanceError):
+    """The thing went away while the request worked on it."""
 
 
-def image_not_found(image_id: str) -> GlanceError:
-    return not_found(f"No image found with ID {image_id}")
+class OverLimit(GlanceError):
+    """A size cap, a quota or a store's space would be exceeded."""
 
 
-def wants_json(req: falcon.Request) -> bool:
-    # As Glance (webob) does: JSON for clients that ask for it. Others, python-glanceclient
-    # among them (Accept: */*), get plain text, which it reads; nobody gets HTML.
-    return "json" in (req.get_header("Accept") or "").lower()
+class UnsupportedMedia(GlanceError):
+    """A body of a media type this request does not take."""
 
 
-def serialize_error(req: falcon.Request, resp: falcon.Response, exc: falcon.HTTPError) -> None:
-    code = exc.status_code
-    title = title_for(code)
-    message = exc.description or title
-    if wants_json(req):
-        resp.content_type = falcon.MEDIA_JSON
-        resp.text = json.dumps({"code": f"{code} {title}", "title": title, "message": message})
-    else:
-        resp.content_type = falcon.MEDIA_TEXT
-        resp.text = f"{code} {title}\n\n{message}\n"
+class RangeNotSatisfiable(GlanceError):
+    """A byte range outside the data."""
 
 
-def handle_unexpected(req: falcon.Request, resp: falcon.Response, exc: Exception, params) -> None:
-    """Anything unforeseen: log it with the request id and answer 500, not a traceback."""
-    if isinstance(exc, falcon.HTTPError):
-        raise exc
-    request_id = getattr(req.context, "request_id", "-")
-    LOG.exception("unhandled error", extra={"request_id": request_id})
-    raise GlanceError(500, f"The server hit an unexpected error; see its log for request {request_id}.")
+class Unavailable(GlanceError):
+    """A dependency (database, store, identity) cannot serve now; retry later."""
+
+
+class Unexpected(GlanceError):
+    """A bug: the service failed in a way it did not foresee."""
+
+
+def bad_request(message: str) -> Invalid:
+    return Invalid(message)
+
+
+def forbidden(message: str) -> Forbidden:
+    return Forbidden(message)
+
+
+def not_found(message: str) -> NotFound:
+    return NotFound(message)
+
+
+def conflict(message: str) -> Conflict:
+    return Conflict(message)
+
+
+def too_large(message: str) -> OverLimit:
+    return OverLimit(message)
+
+
+def unavailable(message: str, headers: dict | None = None) -> Unavailable:
+    return Unavailable(message, headers)
+
+
+def image_not_found(image_id: str) -> NotFound:
+    return NotFound(f"No image found with ID {image_id}")

@@ -10,7 +10,7 @@ from urllib.parse import unquote
 
 import falcon
 
-from glancelab.errors import GlanceError
+from glancelab.errors import Invalid, NotAuthenticated
 from glancelab.identity.context import RequestContext
 from glancelab.identity.policy import Policy
 from glancelab.web.body import check_text
@@ -62,7 +62,7 @@ class IdentityMiddleware:
         if self.strategy != "noauth" or status is not None:
             if (status or "").lower() != "confirmed" and not is_anonymous_path(
                     req.path, req.query_string):
-                raise GlanceError(401, "This server could not verify that you are authorized "
+                raise NotAuthenticated("This server could not verify that you are authorized "
                                        "to access the document you requested.")
         project = _header(req, "X-Project-Id") or _header(req, "X-Tenant-Id")
         user = _header(req, "X-User-Id")
@@ -104,7 +104,7 @@ def _header(req: falcon.Request, name: str) -> str | None:
     value = unquote(value)
     check_text(value, f"Header {name}")
     if name != "X-Roles" and len(value) > MAX_ID_LENGTH:
-        raise GlanceError(400, f"Header {name} is longer than {MAX_ID_LENGTH} characters.")
+        raise Invalid(f"Header {name} is longer than {MAX_ID_LENGTH} characters.")
     return value
 
 

@@ -48,7 +48,7 @@ def upload(rt: Runtime, ctx: RequestContext, image_id: str, stream: BinaryIO,
     if not recorded:
         # Deleted (or recovered) while we were writing: keep nothing behind.
         store.delete(stored.url)
-        raise errors.GlanceError(410, f"Image {image_id} was deleted during the upload; "
+        raise errors.Gone(f"Image {image_id} was deleted during the upload; "
                                       "its data was discarded.")
     LOG.info("image uploaded", extra={"image_id": image.id, "size": stored.size,
                                       "store": store.id})
@@ -85,7 +85,7 @@ def byte_positions(byte_range: tuple[int, int], size: int) -> tuple[int, int]:
 
 
 def unsatisfiable(header: str, size: int) -> errors.GlanceError:
-    return errors.GlanceError(416, f"Requested range {header} is not satisfiable: the image "
+    return errors.RangeNotSatisfiable(f"Requested range {header} is not satisfiable: the image "
                                    f"has {size} bytes.", headers={"Content-Range": f"bytes */{size}"})
 
 

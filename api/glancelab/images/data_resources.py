@@ -17,7 +17,7 @@ class ImageData:
     def on_put(self, req: falcon.Request, resp: falcon.Response, image_id: str) -> None:
         media_type = (req.content_type or "application/octet-stream").split(";")[0].strip()
         if media_type.lower() != "application/octet-stream":
-            raise errors.GlanceError(415, f"Unsupported Content-Type {media_type}: image data "
+            raise errors.UnsupportedMedia(f"Unsupported Content-Type {media_type}: image data "
                                           "is sent as application/octet-stream.")
         data.upload(self.rt, req.context.auth, image_id, req.stream, req.content_length,
                     req.get_header("X-Image-Meta-Store"),

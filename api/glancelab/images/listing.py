@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import csv
-import functools
-import operator
 import datetime
-from urllib.parse import urlencode
-
 
 from glancelab import errors
 from glancelab.identity.context import RequestContext
-from glancelab.db import QueryTimeout, time_bounded
+from glancelab.db import QueryTimeout, pages, time_bounded
 from glancelab.db.models import Image, ImageMember, ImageProperty, ImageTag
 from glancelab.runtime import Runtime
 from glancelab.identity import access
@@ -179,82 +175,40 @@ def _filters(params: dict) -> list:
     return clauses
 
 
-def _order(sorting):
-    order = []
-    for key, direction in sorting:
-        column = getattr(Image, key)
-        # NULL sorts lowest on every database: first ascending, last descending.
-        order.append(column.asc(nulls="first") if direction == "asc"
-                     else column.desc(nulls="last"))
-    return order
-
-
-def _after_marker(sorting, marker: Image):
-    """Rows strictly after the marker in this order (keyset pagination)."""
-    alternatives = []
-    equal_so_far = []
-    for key, direction in sorting:
-        column = getattr(Image, key)
-        value = getattr(marker, key)
-        if direction == "asc":
-            after = column.is_null(False) if value is None else (column > value)
-        else:
-            after = None if value is None else ((column < value) | column.is_null())
-        if after is not None:
-            alternatives.append(functools.reduce(operator.and_, equal_so_far + [after])
-                                if equal_so_far else after)
-        equal_so_far.append(column.is_null() if value is None else (column == value))
-    if not alternatives:
-        return Image.id.is_null()  # nothing comes after
-    return functools.reduce(operator.or_, alternatives)
-
-
 def list_images(rt: Runtime, ctx: RequestContext, params: dict) -> dict:
     access.authorize(ctx, "get_images")
-    limit_text = _single(params, "limit")
-    limit = rt.settings.limit_param_default
-    if limit_text is not None:
-        limit = _parse_int("limit", limit_text)
-        if limit < 0:
-            raise errors.bad_request("limit param must be positive")
-    limit = min(limit, rt.settings.api_limit_max)
+    limit = pages.limit_of(_single(params, "limit"), rt.settings.limit_param_default,
+                           rt.settings.api_limit_max)
     member_status = _single(params, "member_status") or "accepted"
     if member_status not in ("pending", "accepted", "rejected", "all"):
         raise errors.bad_request(f"Invalid status: {member_status}")
     visibility = _single(params, "visibility")
     if visibility and visibility not in ("community", "public", "private", "shared", "all"):
         raise errors.bad_request(f"Invalid visibility value: {visibility}")
-    sorting = _sorting(params)
-    if "id" not in [key for key, _ in sorting]:
-        sorting.append(("id", sorting[-1][1]))  # a total order, so pages never overlap
+    keys = _sorting(params)
+    if "id" not in [key for key, _ in keys]:
+        keys.append(("id", keys[-1][1]))  # a total order, so pages never overlap
+    sorting = pages.Sorting(tuple((getattr(Image, key), direction) for key, direction in keys))
 
     query = Image.select()
     clauses = _filters(params)
     visible = _visibility_clause(ctx, visibility, member_status)
     if visible is not None:
         clauses.append(visible)
+    if clauses:
+        query = query.where(*clauses)
+    marker = None
     marker_id = _single(params, "marker")
     if marker_id is not None:
         marker = Image.get_or_none(Image.id == marker_id)
         if marker is None or not access.can_see(ctx, marker):
             raise errors.bad_request(f"marker {marker_id} could not be found.")
-        clauses.append(_after_marker(sorting, marker))
-    if clauses:
-        query = query.where(*clauses)
     try:
         with time_bounded(rt.settings.list_query_timeout):
-            rows = list(query.order_by(*_order(sorting)).limit(limit + 1))
+            rows, more = pages.read(query, sorting, limit, marker)
     except QueryTimeout:
         raise errors.unavailable(f"The image list did not finish within "
                                  f"{rt.settings.list_query_timeout:g} s; use fewer filters, "
                                  "or retry when the database is less busy.") from None
-    more = len(rows) > limit
-    rows = rows[:limit]
-
-    base = [(k, v) for k, values in params.items() if k != "marker"
-            for v in _as_list(values)]
-    page = {"first": "/v2/images" + (f"?{urlencode(base)}" if base else ""),
-            "schema": "/v2/schemas/images"}
-    if more and rows:
-        page["next"] = "/v2/images?" + urlencode(base + [("marker", rows[-1].id)])
-    return {"images": rows, **page}
+    page = pages.links("/v2/images", params, rows[-1].id if rows else None, more)
+    return {"images": rows, **page, "schema": "/v2/schemas/images"}

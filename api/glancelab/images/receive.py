@@ -166,7 +166,7 @@ def as_http_error(exc: BaseException, store_id: str, state: str = "queued",
         return errors.bad_request(f"Image rejected by format inspection: {exc} Nothing was "
                                   f"kept; {again[0].lower()}{again[1:]}")
     if isinstance(exc, UploadInterrupted) and isinstance(exc.__cause__, TimeoutError):
-        return errors.GlanceError(408, f"Upload aborted: {exc}. Nothing was kept; the image "
+        return errors.TimedOut(f"Upload aborted: {exc}. Nothing was kept; the image "
                                        f"is {state} again, retry the upload.")
     if isinstance(exc, SizeMismatch):
         return errors.bad_request(f"Upload refused: {exc}. Nothing was kept; the image is "

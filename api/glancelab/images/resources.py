@@ -6,6 +6,7 @@ import falcon
 
 from glancelab import errors
 from glancelab.web.body import accepted, read_json
+from glancelab.web.errors import answering_domain_errors
 from glancelab.runtime import Runtime
 from glancelab.identity import access
 from glancelab.images import service as images
@@ -48,7 +49,7 @@ class ImageItem:
     def on_patch(self, req: falcon.Request, resp: falcon.Response, image_id: str) -> None:
         media_type = (req.content_type or "").split(";")[0].strip().lower()
         if media_type not in patch.PATCH_MEDIA_TYPES:
-            raise errors.GlanceError(415, f"Unsupported Content-Type {media_type or '(none)'}: "
+            raise errors.UnsupportedMedia(f"Unsupported Content-Type {media_type or '(none)'}: "
                                           f"use {patch.PATCH_MEDIA_TYPES[0]}.",
                                      headers={"Accept-Patch": ", ".join(patch.PATCH_MEDIA_TYPES)})
         document = read_json(req, self.rt.settings.max_request_body_size)
@@ -106,4 +107,5 @@ def add_routes(app: falcon.App, rt: Runtime) -> None:
     ):
         app.add_route(path, resource)
     # an import or delete of data staged on another node is replayed there
-    app.add_error_handler(stage_host.StagedElsewhere, stage_host.forward)
+    app.add_error_handler(stage_host.StagedElsewhere,
+                          answering_domain_errors(stage_host.forward))

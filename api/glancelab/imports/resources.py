@@ -19,7 +19,7 @@ class ImageStage:
     def on_put(self, req: falcon.Request, resp: falcon.Response, image_id: str) -> None:
         media_type = (req.content_type or "application/octet-stream").split(";")[0].strip()
         if media_type.lower() != "application/octet-stream":
-            raise errors.GlanceError(415, f"Unsupported Content-Type {media_type}: staged data "
+            raise errors.UnsupportedMedia(f"Unsupported Content-Type {media_type}: staged data "
                                           "is sent as application/octet-stream.")
         imports.stage(self.rt, req.context.auth, image_id, req.stream, req.content_length,
                       req.get_header(IMAGE_SIZE_HEADER))

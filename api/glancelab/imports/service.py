@@ -47,7 +47,7 @@ def stage(rt: Runtime, ctx: RequestContext, image_id: str, stream: BinaryIO,
     # Staged data keeps counting against the project's quota until it is imported.
     if not lifecycle.finish_staging(image.id, writer.holder, stored.size):
         rt.staging.delete(stored.url)
-        raise errors.GlanceError(410, f"Image {image_id} was deleted while staging; its data "
+        raise errors.Gone(f"Image {image_id} was deleted while staging; its data "
                                       "was discarded.")
     stage_host.record(image.id, rt.settings.stage_host)
     LOG.info("image data staged", extra={"image_id": image.id, "size": stored.size})

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import urllib.parse
-
 from glancelab import errors
 from glancelab.identity.context import RequestContext
+from glancelab.db import pages
 from glancelab.db.models import Task
 from glancelab.identity import access
 from glancelab.images.views import isotime
@@ -64,35 +63,20 @@ def list_tasks(ctx: RequestContext, params: dict, limit_max: int) -> dict:
         query = query.where(Task.status == status)
     if params.get("type"):
         query = query.where(Task.type == params["type"])
-    descending = params.get("sort_dir", "desc") != "asc"
-    if params.get("sort_dir", "desc") not in ("asc", "desc"):
+    direction = params.get("sort_dir", "desc")
+    if direction not in ("asc", "desc"):
         raise errors.bad_request("sort_dir must be asc or desc.")
-    try:
-        limit = min(int(params.get("limit", limit_max)), limit_max)
-    except ValueError:
-        raise errors.bad_request("limit must be a whole number.") from None
-    if limit < 0:
-        raise errors.bad_request("limit must not be negative.")
-    marker = params.get("marker")
-    if marker:
-        anchor = _visible(ctx).where(Task.id == marker).first()
-        if anchor is None:
-            raise errors.bad_request(f"Invalid marker {marker}: no such task.")
-        key = (Task.created_at, Task.id)
-        after = (key[0] < anchor.created_at) | ((key[0] == anchor.created_at) & (key[1] < anchor.id))
-        before = (key[0] > anchor.created_at) | ((key[0] == anchor.created_at) & (key[1] > anchor.id))
-        query = query.where(after if descending else before)
-    order = [Task.created_at.desc(), Task.id.desc()] if descending else \
-        [Task.created_at.asc(), Task.id.asc()]
-    rows = list(query.order_by(*order).limit(limit + 1))
-    page = {"tasks": [task_view(t) for t in rows[:limit]], "first": "/v2/tasks",
+    sorting = pages.Sorting(((Task.created_at, direction), (Task.id, direction)))
+    limit = pages.limit_of(params.get("limit"), limit_max, limit_max)
+    marker = None
+    if params.get("marker"):
+        marker = _visible(ctx).where(Task.id == params["marker"]).first()
+        if marker is None:
+            raise errors.bad_request(f"Invalid marker {params['marker']}: no such task.")
+    rows, more = pages.read(query, sorting, limit, marker)
+    return {"tasks": [task_view(t) for t in rows],
+            **pages.links("/v2/tasks", params, rows[-1].id if rows else None, more),
             "schema": "/v2/schemas/tasks"}
-    if len(rows) > limit and limit:
-        # The next page keeps the caller's filters, sort and limit.
-        kept = {k: v for k, v in params.items() if k != "marker"}
-        page["next"] = "/v2/tasks?" + urllib.parse.urlencode(
-            {**kept, "marker": rows[limit - 1].id}, doseq=True)
-    return page
 
 
 def image_tasks(ctx: RequestContext, image_id: str) -> dict:

@@ -27,7 +27,8 @@ def _created(resp: falcon.Response, media: dict) -> None:
 
 class Namespaces(_Resource):
     def on_get(self, req, resp):
-        resp.media = metadefs.list_namespaces(req.context.auth, dict(req.params))
+        resp.media = metadefs.list_namespaces(req.context.auth, dict(req.params),
+                                              self.rt.settings.api_limit_max)
 
     def on_post(self, req, resp):
         ns = metadefs.create_namespace(req.context.auth, self.body(req))

@@ -13,7 +13,7 @@ import peewee
 from glancelab import errors
 from glancelab.metadefs import schemas as metadef_schemas
 from glancelab.identity.context import RequestContext
-from glancelab.db import database
+from glancelab.db import database, pages
 from glancelab.db.models import (MetadefNamespace, MetadefObject, MetadefProperty,
                                   MetadefResourceType, MetadefResourceTypeAssociation,
                                   MetadefTag, utcnow)
@@ -120,7 +120,7 @@ def get_namespace(ctx: RequestContext, name: str,
     return ns
 
 
-def list_namespaces(ctx: RequestContext, params: dict) -> dict:
+def list_namespaces(ctx: RequestContext, params: dict, limit_max: int) -> dict:
     access.authorize(ctx, "get_metadef_namespaces")
     query = _visible(ctx)
     if params.get("visibility"):
@@ -136,23 +136,17 @@ def list_namespaces(ctx: RequestContext, params: dict) -> dict:
         raise errors.bad_request(f"sort_key must be one of {', '.join(SORT_KEYS)} and sort_dir "
                                  "asc or desc.")
     field = getattr(MetadefNamespace, sort_key)
-    order = (field.desc(), MetadefNamespace.id.desc()) if sort_dir == "desc" else \
-        (field.asc(), MetadefNamespace.id.asc())
-    rows = list(query.order_by(*order))  # namespaces are tens, not millions
+    sorting = pages.Sorting(((field, sort_dir), (MetadefNamespace.id, sort_dir)))
+    limit = pages.limit_of(params.get("limit"), limit_max, limit_max)
+    marker = None
     if params.get("marker"):
-        names = [row.namespace for row in rows]
-        if params["marker"] not in names:
+        marker = _visible(ctx).where(MetadefNamespace.namespace == params["marker"]).first()
+        if marker is None:
             raise errors.bad_request(f"Invalid marker {params['marker']}: no such namespace.")
-        rows = rows[names.index(params["marker"]) + 1:]
-    try:
-        limit = int(params.get("limit", 1000))
-    except ValueError:
-        raise errors.bad_request("limit must be a whole number.") from None
-    page = {"namespaces": [namespace_view(ns, full=False) for ns in rows[:limit]],
-            "first": BASE, "schema": "/v2/schemas/metadefs/namespaces"}
-    if len(rows) > limit > 0:
-        page["next"] = f"{BASE}?marker={rows[limit - 1].namespace}"
-    return page
+    rows, more = pages.read(query, sorting, limit, marker)
+    return {"namespaces": [namespace_view(ns, full=False) for ns in rows],
+            **pages.links(BASE, params, rows[-1].namespace if rows else None, more),
+            "schema": "/v2/schemas/metadefs/namespaces"}
 
 
 def create_namespace(ctx: RequestContext, body, owner: str | None = None) -> MetadefNamespace:

@@ -9,6 +9,7 @@ import falcon
 
 from glancelab import errors
 from glancelab.db import release
+from glancelab.web.errors import as_http
 
 LOG = logging.getLogger(__name__)
 
@@ -31,9 +32,9 @@ def unavailable_handler(database_name: str):
         LOG.warning("metadata database unavailable: %s", str(exc).strip().splitlines()[0]
                     if str(exc).strip() else type(exc).__name__,
                     extra={"request_id": getattr(req.context, "request_id", "-")})
-        raise errors.GlanceError(
-            503, f"The image metadata database ({database_name}) is unavailable, so the "
-                 "request was not completed; retry it in a few seconds.",
-            headers={"Retry-After": RETRY_AFTER_SECONDS})
+        raise as_http(errors.Unavailable(
+            f"The image metadata database ({database_name}) is unavailable, so the "
+            "request was not completed; retry it in a few seconds.",
+            headers={"Retry-After": RETRY_AFTER_SECONDS}))
 
     return handle
