@@ -30,6 +30,16 @@ UNEXPECTED_IN_LOG = ('"unhandled error"', "Error handling request", "Exception i
 UNEXPECTED_SEEN: list[str] = []
 
 
+def raw_disk(size: int) -> bytes:
+    """Random bytes that are a raw disk and nothing else: random data ends in the MBR
+    signature 0x55AA at byte 510 once in 65,536 draws, and a load test that uploads
+    thousands of images would then see one refused by format inspection."""
+    data = bytearray(os.urandom(size))
+    if size > 511:
+        data[510] = 0
+    return bytes(data)
+
+
 class ApiServer:
     """`glancelab serve` in a temporary directory, with its own config file."""
 

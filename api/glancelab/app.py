@@ -21,11 +21,11 @@ from glancelab.quotas import resources as quotas
 from glancelab.quotas.service import QuotaSettings
 from glancelab.runtime import Runtime, Settings
 from glancelab.stores import build_registry
-from glancelab.stores import resources as stores
-from glancelab.stores.filesystem import FilesystemStore
+from glancelab.multistore import resources as stores
 from glancelab.stores.staging import staging_store
 from glancelab.identity.protections import PropertyProtections
-from glancelab.web import discovery, health
+from glancelab.discovery import resources as discovery
+from glancelab.health import resources as health
 from glancelab.web.database import ReleaseConnection, unavailable_handler
 from glancelab.web import errors as web_errors
 from glancelab.web.body import ClientTimeout, InputGuard, UnreadBody
@@ -37,13 +37,8 @@ def build_runtime(config: Config) -> Runtime:
                    quotas=QuotaSettings.from_config(config),
                    imports=ImportSettings.from_config(config),
                    cache=ImageCache.from_config(config),
-                   staging=staging_store(config, _default_datadir(stores)),
+                   staging=staging_store(config, stores.default.local_directory()),
                    protections=PropertyProtections.from_config(config))
-
-
-def _default_datadir(stores) -> str | None:
-    default = stores.default
-    return default.datadirs[0][0] if isinstance(default, FilesystemStore) else None
 
 
 def create_app(config: Config, runtime: Runtime | None = None) -> falcon.App:

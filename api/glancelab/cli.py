@@ -11,6 +11,7 @@ from oslo_config import cfg
 from glancelab import __version__, logs
 from glancelab import conf
 from glancelab.conf import Config, ConfigError
+from glancelab.db import statuses
 
 
 def _load_config(args) -> Config:
@@ -65,7 +66,8 @@ def cmd_config_check(args) -> int:
         print("glancelab config check: name the file, e.g. glancelab config check "
               "/etc/glance/glance-api.conf", file=sys.stderr)
         return 2
-    return check.run(path, sys.stdout, checks=[_policy_problems])
+    from glancelab import stores
+    return check.run(path, sys.stdout, checks=[_policy_problems], describe=stores.describe)
 
 
 def _policy_problems(config):
@@ -241,9 +243,8 @@ def cmd_cache(args) -> int:
               f"{len(rt.cache.queued())} queued")
     elif command == "queue":
         from glancelab.db.models import Image
-        from glancelab.images import lifecycle
         image = Image.get_or_none(Image.id == args.image_id)
-        if image is None or image.status != lifecycle.ACTIVE:
+        if image is None or image.status != statuses.ACTIVE:
             print(f"glancelab cache queue: {args.image_id} is not an active image", file=sys.stderr)
             return 1
         rt.cache.queue(args.image_id)

@@ -10,6 +10,7 @@ import logging
 import os
 
 from glancelab.db.models import Image, ImageLocation, PendingUndo, Task
+from glancelab.db import statuses
 from glancelab.images import lifecycle
 from glancelab.stores import Store, StoreError, StoreRegistry, undo
 from glancelab.stores.staging import StagingStore
@@ -74,7 +75,7 @@ def recover_previous_release(rt) -> list[str]:
     were named by port) and that died with them: recovered one holder at a time, so the
     writes of a process still running (a node not yet upgraded) are left alone."""
     holders = {row.upload_owner for row in Image.select(Image.upload_owner).where(
-        Image.status.in_(lifecycle.WRITING))}
+        Image.status.in_(statuses.WRITING))}
     holders |= {row.worker for row in Task.select(Task.worker).where(
         Task.status.in_(("pending", "processing")))}
     recovered = []
@@ -111,7 +112,7 @@ def recover_imports(rt, holder_prefix: str) -> list[str]:
 
 def remove_stale_staging(staging: StagingStore, min_age_seconds: float = ORPHAN_MIN_AGE_SECONDS) -> list[str]:
     """Staged data whose image is no longer waiting for an import."""
-    waiting = Image.select(Image.id).where(Image.status.in_(lifecycle.AWAITING_IMPORT))
+    waiting = Image.select(Image.id).where(Image.status.in_(statuses.AWAITING_IMPORT))
     known = {staging.url_for(row.id) for row in waiting}
     # Staged data is the service's own temporary copy: it goes once no import waits for it.
     stale = staging.find_orphans(known, min_age_seconds)

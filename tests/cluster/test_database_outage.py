@@ -15,7 +15,7 @@ import time
 import pytest
 import requests
 
-from harness import ApiServer, Haproxy, Postgres
+from harness import ApiServer, Haproxy, Postgres, raw_disk
 from helpers import ADMIN, Client
 
 
@@ -130,7 +130,7 @@ def test_three_nodes_stay_within_the_connection_budget(tmp_path, own_postgres):
                 image_id = created.json()["id"]
                 for method, path, kwargs, expected in (
                         ("put", f"/v2/images/{image_id}/file",
-                         {"data": os.urandom(4096),
+                         {"data": raw_disk(4096),
                           "headers": {"Content-Type": "application/octet-stream"}}, 204),
                         ("get", f"/v2/images/{image_id}", {}, 200),
                         ("get", "/v2/images?limit=5", {}, 200),

@@ -11,7 +11,7 @@ import time
 import pytest
 import requests
 
-from harness import ApiServer, Haproxy, free_port
+from harness import ApiServer, Haproxy, free_port, raw_disk
 from helpers import ADMIN
 
 
@@ -53,7 +53,7 @@ class Traffic:
         session = requests.Session()
         session.headers.update(ADMIN)
         while not self.stop.is_set():
-            data = os.urandom(64 * 1024)
+            data = raw_disk(64 * 1024)
             steps = [("post", "/v2/images", {"json": {"name": f"t{number}", "disk_format": "raw",
                                                       "container_format": "bare"}}, 201)]
             step = "POST /v2/images"

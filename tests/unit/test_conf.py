@@ -11,6 +11,7 @@ import pytest
 
 from glancelab import conf
 from glancelab.conf import ConfigError, check
+from glancelab import stores
 from glancelab.stores import build_registry
 
 ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
@@ -151,7 +152,7 @@ def test_store_types_are_checked(tmp_path, text, message):
 
 def run_check(path: str) -> tuple[int, str]:
     out = io.StringIO()
-    return check.run(path, out), out.getvalue()
+    return check.run(path, out, describe=stores.describe), out.getvalue()
 
 
 def test_check_names_typos_with_a_did_you_mean(tmp_path):

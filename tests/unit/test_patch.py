@@ -3,13 +3,14 @@
 import pytest
 
 from glancelab import errors
+from glancelab.web.errors import status_of
 from glancelab.images import patch
 
 
 def status(call) -> int:
     with pytest.raises(errors.GlanceError) as raised:
         call()
-    return raised.value.status_code
+    return status_of(raised.value)
 
 
 def test_ops_parse_in_order_with_escaped_pointers():

@@ -4,6 +4,7 @@ import falcon.testing
 import pytest
 
 from glancelab import errors
+from glancelab.web.errors import status_of
 from glancelab.images import data
 from glancelab.images.data_resources import _byte_range
 
@@ -24,7 +25,7 @@ def test_satisfiable_ranges(header, positions):
 def test_unsatisfiable_ranges_are_416_with_the_size(header):
     with pytest.raises(errors.GlanceError) as raised:
         data.byte_positions(header_range(header), 100)
-    assert raised.value.status_code == 416
+    assert status_of(raised.value) == 416
     assert raised.value.headers["Content-Range"] == "bytes */100"
 
 
@@ -32,7 +33,7 @@ def test_unsatisfiable_ranges_are_416_with_the_size(header):
 def test_malformed_or_multiple_ranges_are_400(header):
     with pytest.raises(errors.GlanceError) as raised:
         header_range(header)
-    assert raised.value.status_code == 400
+    assert status_of(raised.value) == 400
 
 
 def test_no_header_means_the_whole_image():

@@ -6,11 +6,11 @@ import logging
 
 from glancelab import errors
 from glancelab.cache import ImageCache, entry_view, is_entry_name
+from glancelab.db import statuses
 from glancelab.identity.context import RequestContext
 from glancelab.db.models import LOCATIONS_OF, Image
 from glancelab.runtime import Runtime
 from glancelab.identity import access
-from glancelab.images import lifecycle
 from glancelab.images.data import open_store_data
 
 LOG = logging.getLogger(__name__)
@@ -34,7 +34,7 @@ def list_cache(rt: Runtime, ctx: RequestContext) -> dict:
 def queue_image(rt: Runtime, ctx: RequestContext, image_id: str) -> None:
     cache = _cache(rt, ctx, "cache_image")
     image = access.get_visible_image(ctx, image_id)
-    if image.status != lifecycle.ACTIVE:
+    if image.status != statuses.ACTIVE:
         raise errors.bad_request(f"Image {image_id} is {image.status}: only active images "
                                  "can be queued for caching.")
     cache.queue(image.id)
@@ -88,7 +88,7 @@ def prefetch(rt: Runtime) -> dict[str, str]:
     for image_id in rt.cache.queued():
         image = Image.get_or_none(Image.id == image_id)
         locations = LOCATIONS_OF.rows(image_id) if image else []
-        if image is None or image.status != lifecycle.ACTIVE or not locations:
+        if image is None or image.status != statuses.ACTIVE or not locations:
             rt.cache.dequeue(image_id)
             results[image_id] = "skipped: not an active image with data"
             continue

@@ -46,24 +46,14 @@ def problems(config: Config) -> Iterator[tuple[str, str]]:
                             f"{_did_you_mean(entry.key, list(known[entry.section]))}")
 
 
-def store_summary(config: Config) -> list[str]:
-    """A line for each store: its type, whether it is the default, what it will use."""
-    from glancelab.stores import build_registry
-    registry = build_registry(config)
-    lines = []
-    for store in registry.stores.values():
-        default = " (default)" if store.id == registry.default_id else ""
-        props = ", ".join(f"{k}={v}" for k, v in store.properties().items())
-        lines.append(f"store {store.id}{default} [{store.type}]" + (f": {props}" if props else ""))
-    return lines
-
-
-def run(path: str, out, checks=()) -> int:
-    """Check the file; `checks` are more problem finders (config -> (severity, message)),
-    for what other layers read through the configuration (the policy file)."""
+def run(path: str, out, checks=(), describe=None) -> int:
+    """Check the file. What other layers build from the configuration is theirs to judge:
+    `checks` find more problems (config -> (severity, message): the policy file), and
+    `describe` (config -> lines, ConfigError when it cannot be built: the stores) says
+    what the service will use."""
     try:
         config = load(path)
-        summary = store_summary(config)
+        summary = describe(config) if describe else []
     except ConfigError as exc:
         for line in str(exc).splitlines():
             print(f"error: {line}", file=out)

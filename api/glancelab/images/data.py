@@ -7,6 +7,7 @@ from typing import BinaryIO
 
 from glancelab import errors
 from glancelab.db.models import LOCATIONS_OF, Image
+from glancelab.db import statuses
 from glancelab.identity import access
 from glancelab.identity.context import RequestContext
 from glancelab.db import UNAVAILABLE
@@ -36,13 +37,13 @@ def upload(rt: Runtime, ctx: RequestContext, image_id: str, stream: BinaryIO,
     image = access.get_visible_image(ctx, image_id)
     access.authorize_image(ctx, image, "upload_image")
     store = target_store(rt, store_id)
-    stored, writer = receive(rt, image, stream, content_length, store, lifecycle.SAVING,
+    stored, writer = receive(rt, image, stream, content_length, store, statuses.SAVING,
                              announced_size(size_header), detailed=ctx.is_admin)
     try:
         recorded = lifecycle.store_upload(image.id, writer.holder, writer.facts(stored.size),
                                           stored.url, rt.stores.location_metadata(store))
     except UNAVAILABLE:  # did it commit? known once the database answers again
-        settling.settle_later(settling.Unsettled(image.id, writer.holder, lifecycle.SAVING,
+        settling.settle_later(settling.Unsettled(image.id, writer.holder, statuses.SAVING,
                                                  stored.url, lambda: store.delete(stored.url)))
         raise
     if not recorded:
@@ -109,7 +110,7 @@ def open_download(rt: Runtime, ctx: RequestContext, image_id: str,
     if prefer is not None:
         access.authorize_image(ctx, image, "download_from_store")
     preferred = preferred_stores(rt, prefer)
-    if image.status == lifecycle.DEACTIVATED and not ctx.is_admin:
+    if image.status == statuses.DEACTIVATED and not ctx.is_admin:
         raise errors.forbidden("The requested image has been deactivated. Image data download "
                                "is forbidden.")
     locations = LOCATIONS_OF.rows(image.id)
@@ -117,7 +118,7 @@ def open_download(rt: Runtime, ctx: RequestContext, image_id: str,
         rank = {store_id: index for index, store_id in enumerate(preferred)}
         locations = sorted(locations, key=lambda row: rank.get(
             (row[1] or {}).get("store"), len(rank)))
-    if image.status not in lifecycle.READABLE or not locations:
+    if image.status not in statuses.READABLE or not locations:
         return Download(None, image)  # no data yet: 204
     url, metadata = locations[0]
     size = image.size or 0
@@ -125,7 +126,7 @@ def open_download(rt: Runtime, ctx: RequestContext, image_id: str,
     if byte_range is not None:
         first, last = byte_positions(byte_range, size)
         partial = True
-    active = image.status == lifecycle.ACTIVE
+    active = image.status == statuses.ACTIVE
     if rt.cache is not None and active:
         cached = rt.cache.open_cached(image.id, image.size, image.checksum)
         if cached is not None:

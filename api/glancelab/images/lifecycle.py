@@ -28,26 +28,8 @@ import socket
 from glancelab import errors
 from glancelab.db import database
 from glancelab.db.models import Image, ImageLocation, utcnow
-
-QUEUED = "queued"
-SAVING = "saving"
-UPLOADING = "uploading"
-IMPORTING = "importing"
-ACTIVE = "active"
-DEACTIVATED = "deactivated"
-KILLED = "killed"
-DELETED = "deleted"
-PENDING_DELETE = "pending_delete"
-
-# The enum the image schema publishes, in Glance's order.
-STATUSES = [QUEUED, SAVING, ACTIVE, KILLED, DELETED, UPLOADING, IMPORTING, PENDING_DELETE,
-            DEACTIVATED]
-# Someone is writing the image's data: recovery requeues these when the writer is gone.
-WRITING = (SAVING, UPLOADING)
-# The image has data that may be read.
-READABLE = (ACTIVE, DEACTIVATED)
-# Waiting for an import: staged data of these images must be kept.
-AWAITING_IMPORT = (UPLOADING, IMPORTING)
+from glancelab.db.statuses import (ACTIVE, DEACTIVATED, DELETED, IMPORTING, QUEUED, SAVING,
+                                    UPLOADING, WRITING)
 
 # Import method -> (status it starts from, status while it runs).
 IMPORT_TRANSITIONS = {"glance-direct": (UPLOADING, IMPORTING),

@@ -16,6 +16,7 @@ import stat
 import urllib.parse
 
 from glancelab import errors
+from glancelab.db import statuses
 from glancelab.images import lifecycle, schemas
 from glancelab.identity.context import RequestContext
 from glancelab.db import database
@@ -117,7 +118,7 @@ def add_location(rt: Runtime, ctx: RequestContext, image_id: str, body) -> Image
     # Who, which image, may they, is it queued: all before the URL is touched.
     image = access.get_visible_image(ctx, image_id)
     access.authorize_image(ctx, image, "add_image_location")
-    if image.status != lifecycle.QUEUED:
+    if image.status != statuses.QUEUED:
         raise errors.conflict(f"Image {image_id} is {image.status}: a location can be "
                               "added only to a queued image.")
     existing = ImageLocation.select().where(ImageLocation.image == image.id).count()
@@ -200,10 +201,10 @@ def apply_patch(rt: Runtime, image: Image, changes: list[Change],
     if not touched:
         return []
     _check_consistent(rt, image, current)
-    if image.status == lifecycle.QUEUED and current:
+    if image.status == statuses.QUEUED and current:
         _activate(image.id, current[0])
-        image.status, image.size = lifecycle.ACTIVE, current[0].size
-    elif image.status == lifecycle.ACTIVE and not current:
+        image.status, image.size = statuses.ACTIVE, current[0].size
+    elif image.status == statuses.ACTIVE and not current:
         raise errors.forbidden("Cannot remove last location in the image; delete the image "
                                "instead.")
     ImageLocation.delete().where(ImageLocation.image == image.id).execute()
@@ -221,11 +222,11 @@ def _check_consistent(rt: Runtime, image: Image, locations: list[Resolved]) -> N
     if duplicates:
         raise errors.bad_request(f"Location {duplicates[0]} is listed twice.")
     quotas.check_count("image locations", len(locations), rt.quotas.image_location_quota)
-    if image.status not in (lifecycle.QUEUED, lifecycle.ACTIVE):
+    if image.status not in (statuses.QUEUED, statuses.ACTIVE):
         raise errors.conflict(f"Image {image.id} is {image.status}: locations can be changed "
                               "only on a queued or active image.")
     sizes = {loc.size for loc in locations}
-    expected = image.size if image.status == lifecycle.ACTIVE else None
+    expected = image.size if image.status == statuses.ACTIVE else None
     if len(sizes) > 1 or (expected is not None and sizes and sizes != {expected}):
         raise errors.bad_request("Every location of an image must hold the same data: sizes "
                                  f"differ ({', '.join(str(s) for s in sorted(sizes))} bytes"

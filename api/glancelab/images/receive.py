@@ -13,6 +13,7 @@ from typing import BinaryIO, Iterator
 from glancelab import errors
 from glancelab.db import UNAVAILABLE, release
 from glancelab.db.models import Image
+from glancelab.db import statuses
 from glancelab.formats import FormatGuard, UnsafeImage
 from glancelab.images import lifecycle, settling
 from glancelab.images.digest import ParallelDigest
@@ -136,7 +137,7 @@ def receive(rt: Runtime, image: Image, stream: BinaryIO, content_length: int | N
     """
     holder = lifecycle.writer_id()
     size = announced if announced is not None else content_length
-    writer = ImageWriter(rt, image, holder, staging=status == lifecycle.UPLOADING)
+    writer = ImageWriter(rt, image, holder, staging=status == statuses.UPLOADING)
     writer.check_cap(size)
     lifecycle.claim(image, holder, status)
     try:

@@ -10,7 +10,7 @@ import jsonschema
 # Glance's default disk and container formats are [image_format] options: declared there.
 from glancelab.conf.options import CONTAINER_FORMATS, DISK_FORMATS
 
-from glancelab.images.lifecycle import STATUSES
+from glancelab.db.statuses import STATUSES
 VISIBILITIES = ["community", "public", "private", "shared"]
 MEMBER_STATUSES = ["pending", "accepted", "rejected"]
 UUID_PATTERN = ("^([0-9a-fA-F]){8}-([0-9a-fA-F]){4}-([0-9a-fA-F]){4}"

@@ -6,6 +6,7 @@ import logging
 import uuid
 
 from glancelab import errors
+from glancelab.db import statuses
 from glancelab.images import schemas
 from glancelab.identity.context import RequestContext
 from glancelab.db import database
@@ -76,7 +77,7 @@ def create_image(rt: Runtime, ctx: RequestContext, body) -> Image:
     image_id = body.get("id") or str(uuid.uuid4())
     now = utcnow()
     image = Image(
-        id=image_id.lower(), name=body.get("name"), status=lifecycle.QUEUED,
+        id=image_id.lower(), name=body.get("name"), status=statuses.QUEUED,
         visibility=body.get("visibility", "shared"), protected=body.get("protected", False),
         os_hidden=body.get("os_hidden", False), owner=owner,
         container_format=body.get("container_format"), disk_format=body.get("disk_format"),
@@ -119,7 +120,7 @@ def update_image(rt: Runtime, ctx: RequestContext, image_id: str, document) -> I
         after = patch.apply(before, [c for c in changes if c.attribute != "locations"])
         for field in ("disk_format", "container_format"):
             # As Glance: the data's format is fixed once there is data.
-            if after[field] != before[field] and image.status != lifecycle.QUEUED:
+            if after[field] != before[field] and image.status != statuses.QUEUED:
                 raise errors.forbidden(f"Attribute {field} can be only replaced for a queued "
                                        f"image (this one is {image.status}).")
         _validate(rt, after)

@@ -17,6 +17,7 @@ import peewee
 from glancelab import errors
 from glancelab.db import database
 from glancelab.db.models import Image, ImageLocation, ImageProperty, Task, set_property
+from glancelab.db import statuses
 from glancelab.identity import access
 from glancelab.identity.context import RequestContext
 from glancelab.images import lifecycle, stage_host
@@ -42,7 +43,7 @@ def stage(rt: Runtime, ctx: RequestContext, image_id: str, stream: BinaryIO,
     image = access.get_visible_image(ctx, image_id)
     access.authorize_image(ctx, image, "modify_image")
     stored, writer = receive(rt, image, stream, content_length, rt.staging,
-                             lifecycle.UPLOADING, announced_size(size_header),
+                             statuses.UPLOADING, announced_size(size_header),
                              detailed=ctx.is_admin)
     # Staged data keeps counting against the project's quota until it is imported.
     if not lifecycle.finish_staging(image.id, writer.holder, stored.size):

@@ -18,13 +18,13 @@ from glancelab import errors
 from glancelab.conf import Config, options
 from glancelab.db import briefly, database
 from glancelab.db.models import Image, ProjectLimit, utcnow
-from glancelab.images import lifecycle
+from glancelab.db import statuses
 from glancelab.quotas.keystone_limits import KeystoneLimits
 
 MiB = 1024 * 1024
 UNLIMITED = -1
 RESOURCES = options.LIMIT_RESOURCES
-UPLOADING_STATUSES = lifecycle.WRITING + (lifecycle.IMPORTING,)
+UPLOADING_STATUSES = statuses.WRITING + (statuses.IMPORTING,)
 GRANT_STEP = 16 * MiB  # how much more an upload asks for at a time
 EXACT_BELOW = 64 * GRANT_STEP  # closer than this to a limit, grants are exact
 
@@ -83,7 +83,7 @@ def staged_bytes(project_id: str) -> int:
     """Bytes waiting in staging for an import (what image_stage_total limits)."""
     return (Image.select(peewee.fn.COALESCE(peewee.fn.SUM(Image.reserved), 0))
             .where(Image.owner == project_id,
-                   Image.status.in_(lifecycle.AWAITING_IMPORT)).scalar()) or 0
+                   Image.status.in_(statuses.AWAITING_IMPORT)).scalar()) or 0
 
 
 def usage_for(project_id: str) -> dict[str, int]:

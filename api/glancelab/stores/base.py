@@ -7,7 +7,17 @@ import dataclasses
 import uuid
 from typing import BinaryIO, Callable, Iterable, Iterator
 
+from glancelab.conf import ConfigError
+from glancelab.stores.errors import StoreError
 from glancelab.stores.undo import NoUndoLog
+
+
+def required_options(store_id: str, group, *keys: str) -> list:
+    """The values of keys a driver cannot do without; ConfigError naming the missing ones."""
+    missing = [key for key in keys if not group[key]]
+    if missing:
+        raise ConfigError(f"store {store_id!r}: set {', '.join(missing)}")
+    return [group[key] for key in keys]
 
 
 def is_image_id(name: str) -> bool:
@@ -32,33 +42,6 @@ def temp_prefix(holder_prefix: str) -> str:
     prefix = TEMP_PREFIX + holder_prefix.replace(":", "-")
     # exactly this process: pid 12 must not match pid 123
     return prefix if holder_prefix.endswith(":") else prefix + "-"
-
-
-class StoreError(Exception):
-    """A backend failed; the message names the store and what to do next."""
-
-    # What any caller may read: the store's name and the kind of failure. The message
-    # itself may hold a directory, an endpoint or a bucket: for the log and for admins.
-    KIND = "failed"
-
-    def shown(self, store_id: str, detailed: bool) -> str:
-        brief = f"Store {store_id} {self.KIND}"
-        return f"{brief}: {self}" if detailed else brief
-
-
-class StoreFull(StoreError):
-    """No room left in the backend (answered 413, like Glance's StorageFull)."""
-    KIND = "has no room for the data"
-
-
-class StoreInUse(StoreError):
-    """The data is used by something outside glancelab (an rbd clone): answered 409."""
-    KIND = "holds the data in use elsewhere (clones of its rbd snapshot)"
-
-
-class StoreUnavailable(StoreError):
-    """The backend could not be reached or refused the request (answered 503)."""
-    KIND = "is unavailable"
 
 
 @dataclasses.dataclass
@@ -114,6 +97,12 @@ class Store(abc.ABC):
         self.id = store_id
         self.description = description
 
+    @classmethod
+    @abc.abstractmethod
+    def from_options(cls, store_id: str, group, description: str) -> "Store":
+        """The store a backend section (or [glance_store]) configures: each driver reads
+        its own keys; ConfigError names what is missing or wrong."""
+
     @abc.abstractmethod
     def write(self, image_id: str, chunks: Iterable[bytes], size_hint: int | None,
               holder: str) -> Stored:
@@ -162,6 +151,11 @@ class Store(abc.ABC):
     def properties(self) -> dict:
         """What /v2/info/stores/detail shows about this store."""
         return {}
+
+    def local_directory(self) -> str | None:
+        """The local directory its data lives in, for a store that has one (where the
+        staging area goes by default); None for a remote backend."""
+        return None
 
     def owns(self, url: str) -> bool:
         """Whether this store wrote the data at url (and so may delete it). A store that

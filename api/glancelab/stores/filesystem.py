@@ -15,14 +15,32 @@ import time
 from typing import Iterable
 from urllib.parse import unquote, urlparse
 
-from glancelab.stores.base import (ReadHandle, Store, Stored, StoreError, StoreFull,
-                                   StoreUnavailable, file_chunks, is_image_id, temp_name,
+from glancelab.conf import ConfigError
+from glancelab.stores.base import (ReadHandle, Store, Stored, file_chunks, is_image_id, temp_name,
                                    temp_prefix)
+from glancelab.stores.errors import StoreError, StoreFull, StoreUnavailable
 from glancelab.stores.writeback import Writeback
 
 class FilesystemStore(Store):
     type = "file"
     url_schemes = ("file",)
+
+    @classmethod
+    def from_options(cls, store_id: str, group, description: str) -> "FilesystemStore":
+        if group.filesystem_store_datadirs:
+            dirs = _parse_datadirs(group.filesystem_store_datadirs)
+        elif group.filesystem_store_datadir:
+            dirs = [(group.filesystem_store_datadir, 0)]
+        else:
+            raise ConfigError(f"store {store_id!r}: set filesystem_store_datadir")
+        try:
+            # glance_store reads the mode's digits as octal: 640 and 0640 are both rw-r-----
+            file_perm = int(str(group.filesystem_store_file_perm), 8)
+        except ValueError:
+            raise ConfigError(f"store {store_id!r}: filesystem_store_file_perm = "
+                              f"{group.filesystem_store_file_perm} is not an octal mode") \
+                from None
+        return cls(store_id, dirs, file_perm, group.filesystem_store_chunk_size, description)
 
     def __init__(self, store_id: str, datadirs: list[tuple[str, int]], file_perm: int = 0,
                  chunk_size: int = 64 * 1024, description: str = "", create_on_write: bool = False):
@@ -179,6 +197,9 @@ class FilesystemStore(Store):
                 raise StoreError(f"store {self.id!r}: {directory} is not writable by this "
                                  "user; fix its owner and mode (e.g. glance:glance 0750)")
 
+    def local_directory(self) -> str | None:
+        return self.datadirs[0][0]  # the highest priority one
+
     def properties(self) -> dict:
         props = {"chunk_size": self.chunk_size}
         if len(self.datadirs) == 1:
@@ -219,3 +240,18 @@ def _fsync_dir(directory: str) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _parse_datadirs(values: list[str]) -> list[tuple[str, int]]:
+    """PATH:PRIORITY entries, from repeated lines (glance_store's MultiStrOpt) or commas."""
+    dirs = []
+    for item in (part.strip() for value in values for part in value.split(",")):
+        if not item:
+            continue
+        path, _, prio = item.rpartition(":") if ":" in item else (item, "", "0")
+        try:
+            dirs.append((path, int(prio or 0)))
+        except ValueError:
+            raise ConfigError(f"filesystem_store_datadirs entry {item!r}: use PATH:PRIORITY") \
+                from None
+    return dirs

@@ -6,7 +6,8 @@ import http.client
 from typing import Iterable, Iterator
 from urllib.parse import urlparse
 
-from glancelab.stores.base import ReadHandle, Store, Stored, StoreError, StoreUnavailable
+from glancelab.stores.base import ReadHandle, Store, Stored
+from glancelab.stores.errors import StoreError, StoreUnavailable
 
 READ_CHUNK = 1024 * 1024
 
@@ -15,6 +16,11 @@ class HttpStore(Store):
     type = "http"
     writable = False
     url_schemes = ("http", "https")
+
+
+    @classmethod
+    def from_options(cls, store_id: str, group, description: str) -> "HttpStore":
+        return cls(store_id, description)
 
     def write(self, image_id: str, chunks: Iterable[bytes], size_hint, holder) -> Stored:
         raise StoreError(f"store {self.id!r} is read-only (http): upload to another store")

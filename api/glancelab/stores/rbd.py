@@ -22,11 +22,12 @@ import time
 from typing import Iterable, Iterator
 from urllib.parse import unquote, urlparse
 
-from glancelab.stores.base import (ReadHandle, Store, Stored, StoreError, StoreFull,
-                                   StoreInUse, StoreUnavailable, is_image_id, temp_name,
-                                   temp_prefix)
+from glancelab.conf import ConfigError
+from glancelab.stores.base import ReadHandle, Store, Stored, is_image_id, temp_name, temp_prefix
+from glancelab.stores.errors import StoreError, StoreFull, StoreInUse, StoreUnavailable
 from glancelab.stores.chunking import Pieces
 
+MiB = 1024 * 1024
 LOG = logging.getLogger(__name__)
 SNAPSHOT = "snap"
 # librados waits forever for an OSD or monitor by default: a request must end in a 503.
@@ -60,6 +61,16 @@ class RbdLocation:
 class RbdStore(Store):
     type = "rbd"
     url_schemes = ("rbd",)
+
+    @classmethod
+    def from_options(cls, store_id: str, group, description: str) -> "RbdStore":
+        try:
+            return cls(store_id, group.rbd_store_pool, group.rbd_store_user,
+                       group.rbd_store_ceph_conf, group.rbd_store_chunk_size * MiB,
+                       connect_timeout=group.rados_connect_timeout,
+                       thin_provisioning=group.rbd_thin_provisioning, description=description)
+        except StoreError as exc:
+            raise ConfigError(str(exc)) from None
 
     def __init__(self, store_id: str, pool: str, user: str | None, ceph_conf: str,
                  chunk_size: int, connect_timeout: int = 10, thin_provisioning: bool = False,

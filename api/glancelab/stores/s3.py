@@ -16,8 +16,8 @@ import os
 from typing import Iterable
 from urllib.parse import urlparse
 
-from glancelab.stores.base import (ReadHandle, Store, Stored, StoreError, StoreUnavailable,
-                                   is_image_id)
+from glancelab.stores.base import ReadHandle, Store, Stored, is_image_id, required_options
+from glancelab.stores.errors import StoreError, StoreUnavailable
 from glancelab.stores.chunking import Pieces, read_up_to
 
 MiB = 1024 * 1024
@@ -27,6 +27,21 @@ READ_CHUNK = MiB
 class S3Store(Store):
     type = "s3"
     url_schemes = ("s3", "s3+http", "s3+https")
+
+    @classmethod
+    def from_options(cls, store_id: str, group, description: str) -> "S3Store":
+        host, access, secret, bucket = required_options(
+            store_id, group, "s3_store_host", "s3_store_access_key", "s3_store_secret_key",
+            "s3_store_bucket")
+        return cls(
+            store_id, host, access, secret, bucket,
+            create_bucket_on_put=group.s3_store_create_bucket_on_put,
+            large_object_size=group.s3_store_large_object_size * MiB,
+            chunk_size=group.s3_store_large_object_chunk_size * MiB,
+            region=group.s3_store_region_name or "us-east-1",
+            addressing_style=group.s3_store_bucket_url_format,
+            parts_in_flight=group.s3_store_thread_pools,
+            description=description)
 
     def __init__(self, store_id: str, host: str, access_key: str, secret_key: str, bucket: str,
                  create_bucket_on_put: bool = False, large_object_size: int = 100 * MiB,

@@ -20,7 +20,7 @@ class StagingStore(FilesystemStore):
 
     @property
     def path(self) -> str:
-        return self.datadirs[0][0]
+        return self.local_directory()
 
     def path_for(self, image_id: str) -> str:
         """The file an image's staged data is (or will be) in."""

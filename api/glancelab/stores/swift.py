@@ -20,8 +20,8 @@ import threading
 from typing import Iterable
 from urllib.parse import urlparse
 
-from glancelab.stores.base import (ReadHandle, Store, Stored, StoreError, StoreUnavailable,
-                                   is_image_id)
+from glancelab.stores.base import ReadHandle, Store, Stored, is_image_id, required_options
+from glancelab.stores.errors import StoreError, StoreUnavailable
 from glancelab.stores.chunking import ChunkReader, Pieces
 
 MiB = 1024 * 1024
@@ -32,6 +32,21 @@ SEGMENTS_IN_FLIGHT = 3
 class SwiftStore(Store):
     type = "swift"
     url_schemes = ("swift+config",)
+
+    @classmethod
+    def from_options(cls, store_id: str, group, description: str) -> "SwiftStore":
+        auth, user, key = required_options(store_id, group, "swift_store_auth_address",
+                                           "swift_store_user", "swift_store_key")
+        return cls(
+            store_id, auth, user, key,
+            auth_version=group.swift_store_auth_version,
+            container=group.swift_store_container,
+            create_container_on_put=group.swift_store_create_container_on_put,
+            large_object_size=group.swift_store_large_object_size * MiB,
+            chunk_size=group.swift_store_large_object_chunk_size * MiB,
+            project_domain=group.swift_store_project_domain,
+            user_domain=group.swift_store_user_domain,
+            description=description)
 
     def __init__(self, store_id: str, auth_address: str, user: str, key: str,
                  auth_version: str = "1", container: str = "glance",

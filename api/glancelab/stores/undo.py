@@ -15,17 +15,22 @@ import contextlib
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING, Iterable
+from typing import Iterable, Protocol
 
 from glancelab.db import database
 from glancelab.db.models import PendingUndo
-
-if TYPE_CHECKING:
-    from glancelab.stores.base import Store
+from glancelab.stores.errors import StoreError
 
 LOG = logging.getLogger(__name__)
 STUCK = ""  # the holder of a record whose own undo failed: anyone may retry it
 RETRY_EVERY_SECONDS = 30.0  # at most one background retry a store and process this often
+
+
+class Undoing(Protocol):
+    """What this log needs of a store (every Store is one): its id and its undo."""
+    id: str
+
+    def undo(self, key: str, ref: str) -> None: ...
 
 
 class NoUndoLog:
@@ -37,10 +42,10 @@ class NoUndoLog:
     def done(self, record: int | None) -> None:
         pass
 
-    def stuck(self, store: "Store", record: int | None) -> None:
+    def stuck(self, store: Undoing, record: int | None) -> None:
         pass
 
-    def store_is_back(self, store: "Store") -> None:
+    def store_is_back(self, store: Undoing) -> None:
         pass
 
 
@@ -59,7 +64,7 @@ class UndoLog(NoUndoLog):
         if record is not None:
             PendingUndo.delete().where(PendingUndo.id == record).execute()
 
-    def stuck(self, store: "Store", record: int | None) -> None:
+    def stuck(self, store: Undoing, record: int | None) -> None:
         if record is not None:
             PendingUndo.update(holder=STUCK).where(PendingUndo.id == record).execute()
             with self._lock:
@@ -67,7 +72,7 @@ class UndoLog(NoUndoLog):
             LOG.warning("a failed write could not be undone in store %s; it is undone when "
                         "the store is back", store.id, extra={"record": record})
 
-    def store_is_back(self, store: "Store") -> None:
+    def store_is_back(self, store: Undoing) -> None:
         """After a good write: retry, in the background, what the store owed. At once when
         this process left something stuck there; else (another process or node may have)
         a look at most every RETRY_EVERY_SECONDS."""
@@ -84,7 +89,7 @@ class UndoLog(NoUndoLog):
                              name=f"undo-{store.id}").start()
 
 
-def _retry_in_thread(store: "Store") -> None:
+def _retry_in_thread(store: Undoing) -> None:
     try:
         retry([store], PendingUndo.holder == STUCK)
     except Exception:  # noqa: BLE001 - a helper thread: say why, the next chance retries
@@ -94,10 +99,9 @@ def _retry_in_thread(store: "Store") -> None:
             database.close()  # this thread's own connection ends with it
 
 
-def retry(stores: Iterable["Store"], held) -> list[str]:
+def retry(stores: Iterable[Undoing], held) -> list[str]:
     """Undo what the records matching `held` (a condition on PendingUndo.holder) owe, or
     what is STUCK; returns what was undone. A store still down keeps its records."""
-    from glancelab.stores.base import StoreError  # base names this module's NoUndoLog
     by_id = {store.id: store for store in stores}
     undone = []
     rows = PendingUndo.select().where(PendingUndo.store.in_(list(by_id)),

@@ -1,4 +1,4 @@
-"""Version discovery and the published JSON Schemas (the health check: web/health.py)."""
+"""Version discovery and the published JSON Schemas (the health check: health/resources.py)."""
 
 from __future__ import annotations
 

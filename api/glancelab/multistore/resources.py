@@ -5,7 +5,7 @@ from __future__ import annotations
 import falcon
 
 from glancelab.runtime import Runtime
-from glancelab.stores import service as stores
+from glancelab.multistore import service as stores
 
 
 class StoresInfo:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 
 from glancelab import errors
+from glancelab.db import statuses
 from glancelab.identity.context import RequestContext
 from glancelab.db import database
 from glancelab.db.models import ImageLocation, utcnow, Image
 from glancelab.runtime import Runtime
 from glancelab.identity import access
-from glancelab.images import lifecycle, locations
+from glancelab.images import locations
 
 LOG = logging.getLogger(__name__)
 
@@ -54,7 +55,7 @@ def delete_from_store(rt: Runtime, ctx: RequestContext, store_id: str, image_id:
     with database.atomic():
         image = access.get_visible_image(ctx, image_id)
         access.authorize_image(ctx, image, "delete_image_location")
-        if image.status != lifecycle.ACTIVE:
+        if image.status != statuses.ACTIVE:
             raise errors.conflict(f"It's not allowed to remove image data from store if image "
                                   f"status is not 'active' (it is '{image.status}').")
         rows = list(ImageLocation.select().where(ImageLocation.image == image.id))

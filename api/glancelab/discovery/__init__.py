@@ -1,0 +1,1 @@
+"""Version discovery (/, /versions) and the published JSON Schemas (/v2/schemas/...)."""
