@@ -55,6 +55,15 @@ def _deleted_images(db: peewee.Database) -> None:
     db.create_tables([models.DeletedImage], safe=True)
 
 
+def _covering_filter_indexes(db: peewee.Database) -> None:
+    # Additive: older releases never notice them. CREATE INDEX IF NOT EXISTS on both
+    # databases (a new database has them from the models already).
+    for table, name, columns in (
+            ("image_property", "image_property_name_value_image_id", "name, value, image_id"),
+            ("image_tag", "image_tag_value_image_id", "value, image_id")):
+        db.execute_sql(f'CREATE INDEX IF NOT EXISTS "{name}" ON "{table}" ({columns})')
+
+
 EXPAND, CONTRACT = "expand", "contract"
 
 MIGRATIONS: list[tuple[int, str, str, Callable[[peewee.Database], None]]] = [
@@ -65,6 +74,7 @@ MIGRATIONS: list[tuple[int, str, str, Callable[[peewee.Database], None]]] = [
     (5, EXPAND, "which nodes cache which images", _cache_nodes),
     (6, EXPAND, "backend work a failed write still owes", _pending_undo),
     (7, EXPAND, "ids of deleted images, never issued again", _deleted_images),
+    (8, EXPAND, "covering indexes for tag and property filters", _covering_filter_indexes),
 ]
 
 # `glancelab db check` exit codes, as glance-manage db check's

@@ -70,7 +70,9 @@ class ImageProperty(BaseModel):
     value = peewee.TextField()
 
     class Meta:
-        indexes = ((("image", "name"), True), (("name", "value"), False))
+        # (name, value, image): a property filter finds its images in the index alone.
+        indexes = ((("image", "name"), True), (("name", "value"), False),
+                   (("name", "value", "image"), False))
 
 
 def set_property(image_id: str, name: str, value: str) -> None:
@@ -85,7 +87,9 @@ class ImageTag(BaseModel):
     value = peewee.CharField(max_length=255)
 
     class Meta:
-        indexes = ((("image", "value"), True), (("value",), False))
+        # (value, image): a tag filter finds its images in the index alone.
+        indexes = ((("image", "value"), True), (("value",), False),
+                   (("value", "image"), False))
 
 
 class ImageMember(BaseModel):
