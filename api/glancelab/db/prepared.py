@@ -22,6 +22,7 @@ class PreparedQuery:
         self._build = build
         self._compiled: dict[int, str] = {}
         self._converters: list[Callable] | None = None
+        self._fields: dict[tuple, list[peewee.Field]] = {}
 
     def _sql(self) -> str:
         key = id(database.obj)
@@ -46,4 +47,18 @@ class PreparedQuery:
                 for row in database.execute_sql(sql, (value,)).fetchall()]
 
     def models(self, model: type[peewee.Model], value) -> list[peewee.Model]:
-        return list(model.raw(self._sql(), value))
+        """Model instances of the rows, each column converted by its own field (as peewee's
+        own cursor does, without building a query object per call: a quarter of a GET's
+        database time went there)."""
+        cursor = database.execute_sql(self._sql(), (value,))
+        key = (model, tuple(column[0] for column in cursor.description))
+        fields = self._fields.get(key)
+        if fields is None:
+            fields = self._fields[key] = [model._meta.columns[name] for name in key[1]]
+        made = []
+        for row in cursor.fetchall():
+            instance = model(__no_default__=True)
+            instance.__data__ = {field.name: None if item is None else field.python_value(item)
+                                 for field, item in zip(fields, row)}
+            made.append(instance)
+        return made

@@ -10,6 +10,8 @@ their own, admin-only by default.
 from __future__ import annotations
 
 import logging
+import threading
+import time
 
 from oslo_policy import policy
 
@@ -121,25 +123,76 @@ RULES: list[tuple[str, str, str]] = [
 ]
 
 
+class _Enforcer(policy.Enforcer):
+    """oslo.policy's enforcer, looking for a changed policy file at most once a second.
+
+    oslo.policy looks for the file (every config dir searched, the file stat'ed) on every
+    check, several times per request: half of a GET's time went there. An edit still
+    applies within a second. A file edited into something invalid while running keeps the
+    last good rules in force (oslo.policy will not re-read that version again) and says
+    so; at start, with no rules yet, it is an error.
+    """
+
+    RECHECK_SECONDS = 1.0
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._checked_at: float | None = None
+        self._lock = threading.Lock()
+        # Decisions already taken under the rules in force: a rule's answer depends only
+        # on the rule, the target and the credentials. Emptied whenever rules change.
+        self.decisions: dict[tuple, bool] = {}
+
+    def set_rules(self, *args, **kwargs) -> None:
+        self.decisions = {}
+        super().set_rules(*args, **kwargs)
+
+    def load_rules(self, force_reload: bool = False) -> None:
+        now = time.monotonic()
+        if (not force_reload and self._checked_at is not None
+                and now - self._checked_at < self.RECHECK_SECONDS):
+            return
+        with self._lock:
+            try:
+                super().load_rules(force_reload)
+            except Exception as exc:  # noqa: BLE001 - YAML, JSON and rule errors alike
+                if self._checked_at is None:
+                    raise
+                LOG.error("policy file unreadable; the last good rules stay in force until "
+                          "it is fixed: %s", exc)
+            self._checked_at = now
+
+
 class Policy:
     """One enforcer per process, reading the operator's policy file as Glance does."""
 
     def __init__(self, config: Config):
-        self.enforcer = policy.Enforcer(config.oslo, use_conf=True, overwrite=False)
+        self.enforcer = _Enforcer(config.oslo, use_conf=True, overwrite=False)
         self.enforcer.register_defaults([
             policy.RuleDefault(name, check, description=operations)
             for name, check, operations in RULES])
 
     def load(self) -> None:
         """Read the policy file now, so a broken one stops the start, not a request."""
-        self.enforcer.load_rules()
+        self.enforcer.load_rules(force_reload=True)
 
     def allows(self, rule: str, target: dict, credentials: dict) -> bool:
-        try:
-            self.enforcer.load_rules()  # re-read only when the file changed
-        except Exception as exc:  # noqa: BLE001 - the file was edited into something invalid
-            # oslo.policy keeps the rules it had and will not re-read this version again:
-            # requests go on under the last good rules until the file is fixed.
-            LOG.error("policy file unreadable; the last good rules stay in force until it "
-                      "is fixed: %s", exc)
-        return bool(self.enforcer.enforce(rule, target, credentials))
+        enforcer = self.enforcer
+        enforcer.load_rules()  # at most once a second; a change empties the decisions
+        key = (rule, _frozen(target), _frozen(credentials))
+        decisions = enforcer.decisions
+        decided = decisions.get(key)
+        if decided is None:
+            decided = bool(enforcer.enforce(rule, target, credentials))
+            if len(decisions) >= MAX_DECISIONS:
+                decisions.clear()  # bounded: many images and callers come and go
+            decisions[key] = decided
+        return decided
+
+
+MAX_DECISIONS = 20000
+
+
+def _frozen(values: dict) -> tuple:
+    return tuple((key, tuple(value) if isinstance(value, (list, set, frozenset)) else value)
+                 for key, value in sorted(values.items()))
