@@ -49,6 +49,8 @@ bench: install-test
 	$(BIN)/python bench/auth_bench.py
 	$(BIN)/python bench/soak.py
 	$(BIN)/python bench/cluster_soak.py
+	$(BIN)/python bench/list_scale.py
+	$(BIN)/python bench/vs_glance.py  # installs Glance 33 into .venv-glance the first time
 
 clean:
 	rm -rf $(VENV) .venv-cloud .venv-keystone var *.egg-info api/*.egg-info
