@@ -138,6 +138,7 @@ class ImportJob:
     # -- data ---------------------------------------------------------------------------
     def _download_to_staging(self, image: Image, uri: str) -> None:
         writer = ImageWriter(self.rt, image, self.holder, staging=True)
+        download = None
         try:
             download = fetch(uri, self.rt.imports.uri_filter, self.rt.imports.pace)
             writer.check_cap(download.length)
@@ -154,6 +155,9 @@ class ImportJob:
                                                               "error": str(exc)})
             raise ImportFailed(f"web-download could not stage the data: "
                                f"{_describe(exc, self.rt.staging.id)}") from None
+        finally:
+            if download is not None:
+                download.close()  # a download refused before it was read holds no socket
         Image.update(reserved=stored.size).where(Image.id == image.id).execute()
 
     def _run_plugins(self, task: Task, image: Image) -> Image:

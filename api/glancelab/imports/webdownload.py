@@ -17,7 +17,7 @@ import socket
 import ssl
 import time
 import urllib.parse
-from typing import Iterator
+from typing import Callable, Iterator
 
 from glancelab.conf import Config
 from glancelab.imports.uri_filter import Target, UriFilter, UriRefused, redacted
@@ -51,6 +51,7 @@ class Pace:
 class Download:
     length: int | None
     chunks: Iterator[bytes]
+    close: Callable[[], None] = lambda: None  # for a download given up before it is read
 
 
 class _PinnedHTTP(http.client.HTTPConnection):
@@ -108,8 +109,12 @@ def fetch(url: str, uri_filter: UriFilter, pace: Pace) -> Download:
             connection.close()
             raise FetchFailed(f"{redacted(url)} answered {response.status} {response.reason}")
         length = response.getheader("Content-Length")
+
+        def close(response=response, connection=connection) -> None:
+            response.close()
+            connection.close()
         return Download(int(length) if length and length.isdigit() else None,
-                        _paced(response, connection, pace, started))
+                        _paced(response, connection, pace, started), close)
     raise FetchFailed(f"{redacted(url)} redirected more than {MAX_REDIRECTS} times")
 
 
