@@ -64,6 +64,59 @@ def _covering_filter_indexes(db: peewee.Database) -> None:
         db.execute_sql(f'CREATE INDEX IF NOT EXISTS "{name}" ON "{table}" ({columns})')
 
 
+# The shape of a large catalogue (one million images), as SQLite's ANALYZE would describe
+# it: rows in the index, then rows per distinct value of each leading column. Without
+# statistics SQLite's planner takes any equality index over the one that gives the order
+# asked for, and sorted every visible image to answer a first page (nobody runs ANALYZE on
+# a service's SQLite file). Written only where a table has none; a real ANALYZE replaces
+# them.
+SQLITE_PLANNER_STATS = {
+    "image": {
+        "sqlite_autoindex_image_1": "1000000 1", "image_created_at_id": "1000000 1 1",
+        "image_created_at": "1000000 1", "image_updated_at": "1000000 1",
+        "image_name": "1000000 2", "image_checksum": "1000000 2",
+        "image_os_hash_value": "1000000 2", "image_owner": "1000000 100",
+        "image_size": "1000000 10", "image_visibility": "1000000 250000",
+        "image_status": "1000000 200000", "image_os_hidden": "1000000 500000",
+        "image_disk_format": "1000000 100000", "image_container_format": "1000000 200000",
+        "image_upload_owner": "1000000 100000"},
+    "image_tag": {
+        "image_tag_image_id": "3000000 3", "image_tag_image_id_value": "3000000 3 1",
+        "image_tag_value": "3000000 1000", "image_tag_value_image_id": "3000000 1000 1"},
+    "image_property": {
+        "image_property_image_id": "10000000 10", "image_property_image_id_name": "10000000 10 1",
+        "image_property_name_value": "10000000 1000000 1000",
+        "image_property_name_value_image_id": "10000000 1000000 1000 1"},
+    "image_member": {
+        "image_member_image_id": "1000000 3", "image_member_image_id_member": "1000000 3 1",
+        "image_member_member_status": "1000000 100 30"},
+}
+
+
+def _sqlite_planner_stats(db: peewee.Database) -> None:
+    if not isinstance(db, peewee.SqliteDatabase):
+        return  # PostgreSQL keeps its own statistics (autovacuum's ANALYZE)
+    db.execute_sql(f"ANALYZE \"{models.SchemaVersion._meta.table_name}\"")  # makes sqlite_stat1
+    existing = {name for (name,) in db.execute_sql(
+        "SELECT name FROM sqlite_master WHERE type = 'index'")}
+    for table, indexes in SQLITE_PLANNER_STATS.items():
+        if db.execute_sql("SELECT 1 FROM sqlite_stat1 WHERE tbl = ?", (table,)).fetchone():
+            continue  # it has statistics (a real ANALYZE): keep them
+        for index, stat in indexes.items():
+            if index in existing:
+                db.execute_sql("INSERT INTO sqlite_stat1 (tbl, idx, stat) VALUES (?, ?, ?)",
+                               (table, index, stat))
+    db.execute_sql("ANALYZE sqlite_schema")  # this connection plans with them at once
+
+
+def _postgres_name_order_index(db: peewee.Database) -> None:
+    # A page sorted by name puts NULL names first ascending (lowest, as on SQLite);
+    # PostgreSQL walks an index only in the NULLS order it was built with.
+    if isinstance(db, peewee.PostgresqlDatabase):
+        db.execute_sql('CREATE INDEX IF NOT EXISTS "image_name_nulls_first_id" '
+                       'ON "image" ("name" ASC NULLS FIRST, "id")')
+
+
 EXPAND, CONTRACT = "expand", "contract"
 
 MIGRATIONS: list[tuple[int, str, str, Callable[[peewee.Database], None]]] = [
@@ -75,6 +128,9 @@ MIGRATIONS: list[tuple[int, str, str, Callable[[peewee.Database], None]]] = [
     (6, EXPAND, "backend work a failed write still owes", _pending_undo),
     (7, EXPAND, "ids of deleted images, never issued again", _deleted_images),
     (8, EXPAND, "covering indexes for tag and property filters", _covering_filter_indexes),
+    (9, EXPAND, "planner statistics for SQLite", _sqlite_planner_stats),
+    (10, EXPAND, "PostgreSQL: an index in the order of a page sorted by name",
+     _postgres_name_order_index),
 ]
 
 # `glancelab db check` exit codes, as glance-manage db check's

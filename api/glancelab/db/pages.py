@@ -3,7 +3,8 @@
 A page is the rows strictly after a marker row in a total order (the sort keys, then the
 id), read with LIMIT n+1 so that `next` is given only when more rows follow, and `next`
 keeps the caller's filters, sort and limit. There is no OFFSET: page N costs what the
-first page costs. NULL sorts lowest on every database (first ascending, last descending).
+first page costs. NULL sorts lowest on every database (first ascending, last descending);
+a column that cannot be NULL is ordered and compared without it, so an index serves it.
 """
 
 from __future__ import annotations
@@ -24,7 +25,12 @@ class Sorting:
     keys: tuple[tuple[peewee.Field, str], ...]
 
     def order_by(self) -> list:
-        return [column.asc(nulls="first") if direction == "asc" else column.desc(nulls="last")
+        # A column that cannot be NULL is ordered plainly: PostgreSQL walks an index
+        # only for the NULLS placement it was built with, and would otherwise sort every
+        # matching row to give the first page.
+        return [(column.asc() if direction == "asc" else column.desc()) if not column.null
+                else column.asc(nulls="first") if direction == "asc"
+                else column.desc(nulls="last")
                 for column, direction in self.keys]
 
     def after(self, anchor: peewee.Model):
@@ -34,8 +40,10 @@ class Sorting:
             value = getattr(anchor, column.name)
             if direction == "asc":
                 later = column.is_null(False) if value is None else (column > value)
+            elif value is None:
+                later = None
             else:
-                later = None if value is None else ((column < value) | column.is_null())
+                later = (column < value) | column.is_null() if column.null else column < value
             if later is not None:
                 alternatives.append(functools.reduce(operator.and_, equal_so_far + [later])
                                     if equal_so_far else later)
