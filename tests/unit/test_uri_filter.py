@@ -92,6 +92,8 @@ def test_internal_kinds():
     assert internal_kind("2001:4860:4860::8888") is None
     assert internal_kind("169.254.169.254") == "link-local"
     assert internal_kind("::") == "unspecified"
+    assert internal_kind("64:ff9b::7f00:1") is not None  # NAT64 of 127.0.0.1
+    assert internal_kind("192.0.2.10") is not None  # documentation range
 
 
 def test_redacted_drops_credentials_and_signatures():

@@ -191,6 +191,8 @@ def internal_kind(address: str) -> str | None:
                        ("private", ip.is_private or (ip.version == 4 and ip in _SHARED))):
         if test:
             return kind
+    if not ip.is_global:  # the rest of IANA's special ranges (NAT64, documentation, ...)
+        return "non-global"
     return None
 
 
