@@ -186,7 +186,7 @@ def transfer(url: str, source: str, size: int) -> dict[str, float]:
         raise RuntimeError(f"upload -> {status}")
     figures = {"upload MB/s": upload}
     for label in ("first download MB/s", "cached download MB/s"):
-        time.sleep(1.0)  # the first download's copy is committed just after it
+        time.sleep(3.0)  # the first download's copy is committed after its md5 and fsync
         began = time.monotonic()
         client.connection.request("GET", f"/v2/images/{image_id}/file")
         answer = client.connection.getresponse()
