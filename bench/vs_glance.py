@@ -187,6 +187,7 @@ def transfer(url: str, source: str, size: int) -> dict[str, float]:
     figures = {"upload MB/s": upload}
     for label in ("first download MB/s", "cached download MB/s"):
         time.sleep(3.0)  # the first download's copy is committed after its md5 and fsync
+        client = Client(url)  # a fresh connection: servers close idle ones (gunicorn: 2 s)
         began = time.monotonic()
         client.connection.request("GET", f"/v2/images/{image_id}/file")
         answer = client.connection.getresponse()
