@@ -67,6 +67,17 @@ def limit_of(text: str | None, default: int, maximum: int) -> int:
     return min(limit, maximum)
 
 
+def anchor(visible: peewee.Select, key: peewee.Field, marker: str | None,
+           what: str) -> peewee.Model | None:
+    """The marker's row among those the caller may list; 400 naming it when there is none."""
+    if not marker:
+        return None
+    row = visible.where(key == marker).first()
+    if row is None:
+        raise errors.bad_request(f"Invalid marker {marker}: no such {what}.")
+    return row
+
+
 def read(query: peewee.Select, sorting: Sorting, limit: int,
          anchor: peewee.Model | None = None) -> tuple[list, bool]:
     """(rows of the page, whether more follow)."""

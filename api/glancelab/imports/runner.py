@@ -28,7 +28,8 @@ from glancelab.quotas.service import StorageGrant
 from glancelab.stores import StoreError
 from glancelab.imports import plugins as import_plugins
 from glancelab.imports.plugins import PluginFailed, StagedImage
-from glancelab.imports.webdownload import FetchFailed, UriRefused, fetch
+from glancelab.imports.uri_filter import UriRefused
+from glancelab.imports.webdownload import FetchFailed, fetch
 
 LOG = logging.getLogger(__name__)
 

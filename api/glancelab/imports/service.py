@@ -24,7 +24,7 @@ from glancelab.images import lifecycle, stage_host
 from glancelab.images.receive import announced_size, receive
 from glancelab.imports import runner as import_runner
 from glancelab.imports.runner import FAILED_IMPORT, IMPORT_TASK, IMPORTER_ROLES, IMPORTING_TO
-from glancelab.imports.webdownload import UriRefused
+from glancelab.imports.uri_filter import UriRefused
 from glancelab.runtime import Runtime
 
 LOG = logging.getLogger(__name__)

@@ -68,11 +68,7 @@ def list_tasks(ctx: RequestContext, params: dict, limit_max: int) -> dict:
         raise errors.bad_request("sort_dir must be asc or desc.")
     sorting = pages.Sorting(((Task.created_at, direction), (Task.id, direction)))
     limit = pages.limit_of(params.get("limit"), limit_max, limit_max)
-    marker = None
-    if params.get("marker"):
-        marker = _visible(ctx).where(Task.id == params["marker"]).first()
-        if marker is None:
-            raise errors.bad_request(f"Invalid marker {params['marker']}: no such task.")
+    marker = pages.anchor(_visible(ctx), Task.id, params.get("marker"), "task")
     rows, more = pages.read(query, sorting, limit, marker)
     return {"tasks": [task_view(t) for t in rows],
             **pages.links("/v2/tasks", params, rows[-1].id if rows else None, more),

@@ -20,9 +20,7 @@ import urllib.parse
 from typing import Callable, Iterator
 
 from glancelab.conf import Config
-from glancelab.imports.uri_filter import Target, UriFilter, UriRefused, redacted
-
-__all__ = ["Download", "FetchFailed", "Pace", "UriFilter", "UriRefused", "fetch", "redacted"]
+from glancelab.imports.uri_filter import Target, UriFilter, redacted
 
 MAX_REDIRECTS = 5
 REDIRECTS = (301, 302, 303, 307, 308)

@@ -138,11 +138,8 @@ def list_namespaces(ctx: RequestContext, params: dict, limit_max: int) -> dict:
     field = getattr(MetadefNamespace, sort_key)
     sorting = pages.Sorting(((field, sort_dir), (MetadefNamespace.id, sort_dir)))
     limit = pages.limit_of(params.get("limit"), limit_max, limit_max)
-    marker = None
-    if params.get("marker"):
-        marker = _visible(ctx).where(MetadefNamespace.namespace == params["marker"]).first()
-        if marker is None:
-            raise errors.bad_request(f"Invalid marker {params['marker']}: no such namespace.")
+    marker = pages.anchor(_visible(ctx), MetadefNamespace.namespace, params.get("marker"),
+                          "namespace")
     rows, more = pages.read(query, sorting, limit, marker)
     return {"namespaces": [namespace_view(ns, full=False) for ns in rows],
             **pages.links(BASE, params, rows[-1].namespace if rows else None, more),
