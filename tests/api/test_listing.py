@@ -182,3 +182,64 @@ def test_visibility_in_lists(admin, alice, bob, tag):
         ["alice-community", "bob-private", "public"]
     assert "alice-private" in names(admin.get("/v2/images", params=q))
     assert mine_private["id"] not in [i["id"] for i in bob.get("/v2/images", params=q).json()["images"]]
+
+
+def test_each_walk_in_creation_order_lists_every_visible_image_once(admin, alice, bob, tag):
+    """A page in creation order is read from several index walks (own, public, shared
+    with the caller; or a tag's or a property's rows) merged: two images a page, each
+    request lists exactly the images it should, newest first, each once."""
+    me, other = alice, bob
+    made = []  # labels in creation order
+    ids = {}
+
+    def make(client, label, tags=(), **fields):
+        image = client.create_image(name=f"{tag}-{label}", tags=[tag, *tags], **fields)
+        ids[label] = image["id"]
+        made.append(label)
+        return image
+
+    make(me, "own-private", visibility="private", tags=[f"{tag}-x"])
+    make(admin, "public", visibility="public", os_distro=f"{tag}-d")
+    make(me, "own-shared", visibility="shared", os_distro=f"{tag}-d")
+    make(other, "private", visibility="private")
+    for status in ("pending", "accepted", "rejected"):
+        image = make(other, f"shared-{status}", visibility="shared", os_distro=f"{tag}-d",
+                     tags=[f"{tag}-x"])
+        assert other.post(f"/v2/images/{image['id']}/members",
+                          json={"member": me.project}).status_code == 200
+        if status != "pending":
+            assert me.put(f"/v2/images/{image['id']}/members/{me.project}",
+                          json={"status": status}).status_code == 200
+    make(other, "community", visibility="community")
+    make(other, "shared-not-with-me", visibility="shared", os_distro=f"{tag}-d")
+    make(me, "own-community", visibility="community", tags=[f"{tag}-x"])
+    own = ["own-private", "own-shared", "own-community"]
+    names_in = "in:" + ",".join(f"{tag}-{label}" for label in made)
+    expected = {
+        (): own + ["public", "shared-accepted"],
+        (("visibility", "all"),): own + ["public", "community", "shared-accepted"],
+        (("visibility", "shared"),): ["own-shared", "shared-accepted"],
+        (("visibility", "shared"), ("member_status", "all")):
+            ["own-shared", "shared-pending", "shared-accepted", "shared-rejected"],
+        (("member_status", "pending"),): own + ["public", "shared-pending"],
+        (("tag", f"{tag}-x"),): ["own-private", "shared-accepted", "own-community"],
+        (("tag", f"{tag}-x"), ("member_status", "all")):
+            ["own-private", "shared-pending", "shared-accepted", "shared-rejected",
+             "own-community"],
+        (("os_distro", f"{tag}-d"),): ["public", "own-shared", "shared-accepted"],
+        (("os_distro", f"{tag}-d"), ("tag", f"{tag}-x")): ["shared-accepted"],
+    }
+    for query, labels in expected.items():
+        newest_first = [label for label in reversed(made) if label in labels]
+        for order, wanted in (({}, newest_first), ({"sort": "created_at:asc"},
+                                                   newest_first[::-1])):
+            params = {"name": names_in, "limit": 2, **dict(query), **order}
+            seen = []
+            page = me.get("/v2/images", params=params).json()
+            while True:
+                seen += [image["name"].removeprefix(f"{tag}-") for image in page["images"]]
+                if "next" not in page:
+                    break
+                assert len(page["images"]) == 2, (query, order, page)
+                page = me.get(page["next"]).json()
+            assert seen == wanted, (query, order)

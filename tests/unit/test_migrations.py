@@ -57,3 +57,51 @@ def test_db_check_command_exit_codes(tmp_path):
     done = run("check")
     assert done.returncode == 0 and "up to date" in done.stdout
     assert run("contract").returncode == 0
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_db(request, tmp_path):
+    url = (request.getfixturevalue("postgres").new_database() if request.param == "postgresql"
+           else f"sqlite:///{tmp_path}/glance.sqlite")
+    database = bind(url)
+    yield database
+    database.close_all()
+
+
+def test_tags_properties_and_shares_carry_their_images_created_at(any_db, monkeypatch):
+    """Migration 11 backfills the copy on a database of the release before, and the
+    database fills it on every insert that leaves it out (as that release's nodes do
+    during a rolling upgrade)."""
+    from glancelab.db.models import Image
+    monkeypatch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:10])
+    migrations.expand(any_db)
+    for table in ("image_tag", "image_property", "image_member"):
+        # a database made before migration 11 lacks the column: make it so
+        if "image_created_at" in {column.name for column in any_db.get_columns(table)}:
+            any_db.execute_sql(f'DROP INDEX "{migrations.CREATED_AT_COPIES[table][0]}"')
+            any_db.execute_sql(f'ALTER TABLE "{table}" DROP COLUMN "image_created_at"')
+    Image.insert(id="old-image", status="active", visibility="shared", owner="p1",
+                 created_at="2026-01-02 03:04:05.000006",
+                 updated_at="2026-01-02 03:04:05.000006").execute()
+    Image.insert(id="new-image", status="active", visibility="shared", owner="p1",
+                 created_at="2026-02-03 04:05:06.000007",
+                 updated_at="2026-02-03 04:05:06.000007").execute()
+    older_release_inserts = {  # the columns release 0.3.0 writes
+        "image_tag": ("image_id, value", "'{image}', 't'"),
+        "image_property": ("image_id, name, value", "'{image}', 'os_distro', 'd'"),
+        "image_member": ("image_id, member, status, created_at, updated_at",
+                         "'{image}', 'p2', 'pending', '2026-03-01', '2026-03-01'"),
+    }
+    for table, (columns, values) in older_release_inserts.items():
+        any_db.execute_sql(f'INSERT INTO "{table}" ({columns}) VALUES '
+                           f'({values.format(image="old-image")})')
+    monkeypatch.undo()
+    assert 11 in migrations.expand(any_db)
+    for table, (columns, values) in older_release_inserts.items():
+        any_db.execute_sql(f'INSERT INTO "{table}" ({columns}) VALUES '
+                           f'({values.format(image="new-image")})')
+        copies = dict(any_db.execute_sql(
+            f'SELECT image_id, image_created_at FROM "{table}"').fetchall())
+        assert {image: str(moment) for image, moment in copies.items()} == {
+            "old-image": "2026-01-02 03:04:05.000006",
+            "new-image": "2026-02-03 04:05:06.000007"}, table

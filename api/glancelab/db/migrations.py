@@ -68,8 +68,8 @@ def _covering_filter_indexes(db: peewee.Database) -> None:
 # it: rows in the index, then rows per distinct value of each leading column. Without
 # statistics SQLite's planner takes any equality index over the one that gives the order
 # asked for, and sorted every visible image to answer a first page (nobody runs ANALYZE on
-# a service's SQLite file). Written only where a table has none; a real ANALYZE replaces
-# them.
+# a service's SQLite file). Written only where a table has no figures of a real ANALYZE
+# (which replaces them).
 SQLITE_PLANNER_STATS = {
     "image": {
         "sqlite_autoindex_image_1": "1000000 1", "image_created_at_id": "1000000 1 1",
@@ -79,17 +79,22 @@ SQLITE_PLANNER_STATS = {
         "image_size": "1000000 10", "image_visibility": "1000000 250000",
         "image_status": "1000000 200000", "image_os_hidden": "1000000 500000",
         "image_disk_format": "1000000 100000", "image_container_format": "1000000 200000",
-        "image_upload_owner": "1000000 100000"},
+        "image_upload_owner": "1000000 100000",
+        "image_owner_created_at_id": "1000000 100 1 1",
+        "image_visibility_created_at_id": "1000000 250000 1 1"},
     "image_tag": {
         "image_tag_image_id": "3000000 3", "image_tag_image_id_value": "3000000 3 1",
-        "image_tag_value": "3000000 1000", "image_tag_value_image_id": "3000000 1000 1"},
+        "image_tag_value": "3000000 1000", "image_tag_value_image_id": "3000000 1000 1",
+        "image_tag_value_image_created_at_image_id": "3000000 1000 1 1"},
     "image_property": {
         "image_property_image_id": "10000000 10", "image_property_image_id_name": "10000000 10 1",
         "image_property_name_value": "10000000 1000000 1000",
-        "image_property_name_value_image_id": "10000000 1000000 1000 1"},
+        "image_property_name_value_image_id": "10000000 1000000 1000 1",
+        "image_property_name_value_image_created_at_image_id": "10000000 1000000 1000 1 1"},
     "image_member": {
         "image_member_image_id": "1000000 3", "image_member_image_id_member": "1000000 3 1",
-        "image_member_member_status": "1000000 100 30"},
+        "image_member_member_status": "1000000 100 30",
+        "image_member_member_image_created_at_image_id": "1000000 100 1 1"},
 }
 
 
@@ -100,10 +105,12 @@ def _sqlite_planner_stats(db: peewee.Database) -> None:
     existing = {name for (name,) in db.execute_sql(
         "SELECT name FROM sqlite_master WHERE type = 'index'")}
     for table, indexes in SQLITE_PLANNER_STATS.items():
-        if db.execute_sql("SELECT 1 FROM sqlite_stat1 WHERE tbl = ?", (table,)).fetchone():
-            continue  # it has statistics (a real ANALYZE): keep them
+        known = dict(db.execute_sql("SELECT idx, stat FROM sqlite_stat1 WHERE tbl = ?",
+                                    (table,)).fetchall())
+        if any(indexes.get(index) != stat for index, stat in known.items()):
+            continue  # a real ANALYZE described it: keep its figures
         for index, stat in indexes.items():
-            if index in existing:
+            if index in existing and index not in known:  # ours, or an index added since
                 db.execute_sql("INSERT INTO sqlite_stat1 (tbl, idx, stat) VALUES (?, ?, ?)",
                                (table, index, stat))
     db.execute_sql("ANALYZE sqlite_schema")  # this connection plans with them at once
@@ -115,6 +122,56 @@ def _postgres_name_order_index(db: peewee.Database) -> None:
     if isinstance(db, peewee.PostgresqlDatabase):
         db.execute_sql('CREATE INDEX IF NOT EXISTS "image_name_nulls_first_id" '
                        'ON "image" ("name" ASC NULLS FIRST, "id")')
+
+
+# Tables that carry a copy of their image's created_at (models.ImageCreatedAt), with the
+# index that walks it in the default list order.
+CREATED_AT_COPIES = {
+    "image_tag": ("image_tag_value_image_created_at_image_id",
+                  "value, image_created_at, image_id"),
+    "image_property": ("image_property_name_value_image_created_at_image_id",
+                       "name, value, image_created_at, image_id"),
+    "image_member": ("image_member_member_image_created_at_image_id",
+                     "member, image_created_at, image_id"),
+}
+
+
+def _image_created_at_copies(db: peewee.Database) -> None:
+    # Expand only: a nullable column, its backfill, a trigger that fills it on every
+    # insert (so rows an older node writes during a rolling upgrade are filled too, as
+    # Glance's own expand migrations keep a new column in step with triggers), indexes.
+    postgres = isinstance(db, peewee.PostgresqlDatabase)
+    if postgres:
+        db.execute_sql(
+            "CREATE OR REPLACE FUNCTION glancelab_copy_image_created_at() RETURNS trigger "
+            "LANGUAGE plpgsql AS $$ BEGIN "
+            "IF NEW.image_created_at IS NULL THEN "
+            "SELECT created_at INTO NEW.image_created_at FROM image WHERE id = NEW.image_id; "
+            "END IF; RETURN NEW; END $$")
+    for table, (index, columns) in CREATED_AT_COPIES.items():
+        if "image_created_at" not in {column.name for column in db.get_columns(table)}:
+            db.execute_sql(f'ALTER TABLE "{table}" ADD COLUMN "image_created_at" TIMESTAMP'
+                           if postgres else
+                           f'ALTER TABLE "{table}" ADD COLUMN "image_created_at" DATETIME')
+        db.execute_sql(f'UPDATE "{table}" SET "image_created_at" = (SELECT "created_at" FROM '
+                       f'"image" WHERE "image"."id" = "{table}"."image_id") '
+                       'WHERE "image_created_at" IS NULL')
+        trigger = f"{table}_copy_image_created_at"
+        if postgres:
+            db.execute_sql(f'DROP TRIGGER IF EXISTS "{trigger}" ON "{table}"')
+            db.execute_sql(f'CREATE TRIGGER "{trigger}" BEFORE INSERT ON "{table}" '
+                           "FOR EACH ROW EXECUTE FUNCTION glancelab_copy_image_created_at()")
+        else:  # SQLite cannot change NEW before the insert: fill the row just written
+            db.execute_sql(f'CREATE TRIGGER IF NOT EXISTS "{trigger}" AFTER INSERT ON "{table}" '
+                           'FOR EACH ROW WHEN NEW."image_created_at" IS NULL BEGIN '
+                           f'UPDATE "{table}" SET "image_created_at" = (SELECT "created_at" '
+                           'FROM "image" WHERE "id" = NEW."image_id") WHERE "id" = NEW."id"; END')
+        db.execute_sql(f'CREATE INDEX IF NOT EXISTS "{index}" ON "{table}" ({columns})')
+    for table, index, columns in (("image", "image_owner_created_at_id", "owner, created_at, id"),
+                                  ("image", "image_visibility_created_at_id",
+                                   "visibility, created_at, id")):
+        db.execute_sql(f'CREATE INDEX IF NOT EXISTS "{index}" ON "{table}" ({columns})')
+    _sqlite_planner_stats(db)  # the new indexes' figures beside migration 9's
 
 
 EXPAND, CONTRACT = "expand", "contract"
@@ -131,6 +188,8 @@ MIGRATIONS: list[tuple[int, str, str, Callable[[peewee.Database], None]]] = [
     (9, EXPAND, "planner statistics for SQLite", _sqlite_planner_stats),
     (10, EXPAND, "PostgreSQL: an index in the order of a page sorted by name",
      _postgres_name_order_index),
+    (11, EXPAND, "each tag, property and share carries its image's created_at, for lists "
+     "that stop at the page's end", _image_created_at_copies),
 ]
 
 # `glancelab db check` exit codes, as glance-manage db check's

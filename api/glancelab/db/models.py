@@ -35,6 +35,18 @@ class BaseModel(peewee.Model):
         legacy_table_names = False
 
 
+class ImageCreatedAt(peewee.DateTimeField):
+    """A copy of the image's created_at beside a tag, property or share, so that a list
+    filtered on it walks that table's index in the list's order and stops at the page's
+    end. The database fills it on insert (a trigger, db/migrations.py), whoever inserts
+    and whichever release: the column is nullable only so that a release that does not
+    know it can still insert."""
+    filled_by_database = True
+
+    def __init__(self, **kwargs):
+        super().__init__(null=True, **kwargs)
+
+
 class Image(BaseModel):
     id = peewee.CharField(max_length=36, primary_key=True)
     name = peewee.CharField(max_length=255, null=True, index=True)
@@ -61,18 +73,24 @@ class Image(BaseModel):
     reserved = peewee.BigIntegerField(default=0)
 
     class Meta:
-        indexes = ((("created_at", "id"), False),)
+        # A project's own images and the images of one visibility, each in the default
+        # list order: images/listing.py reads each as its own walk.
+        indexes = ((("created_at", "id"), False), (("owner", "created_at", "id"), False),
+                   (("visibility", "created_at", "id"), False))
 
 
 class ImageProperty(BaseModel):
     image = peewee.ForeignKeyField(Image, backref="properties", on_delete="CASCADE")
     name = peewee.CharField(max_length=255)
     value = peewee.TextField()
+    image_created_at = ImageCreatedAt()
 
     class Meta:
-        # (name, value, image): a property filter finds its images in the index alone.
+        # (name, value, image): a property filter finds its images in the index alone;
+        # (name, value, image_created_at, image): in the default list order.
         indexes = ((("image", "name"), True), (("name", "value"), False),
-                   (("name", "value", "image"), False))
+                   (("name", "value", "image"), False),
+                   (("name", "value", "image_created_at", "image"), False))
 
 
 def set_property(image_id: str, name: str, value: str) -> None:
@@ -85,11 +103,13 @@ def set_property(image_id: str, name: str, value: str) -> None:
 class ImageTag(BaseModel):
     image = peewee.ForeignKeyField(Image, backref="tag_rows", on_delete="CASCADE")
     value = peewee.CharField(max_length=255)
+    image_created_at = ImageCreatedAt()
 
     class Meta:
-        # (value, image): a tag filter finds its images in the index alone.
+        # (value, image): a tag filter finds its images in the index alone;
+        # (value, image_created_at, image): in the default list order.
         indexes = ((("image", "value"), True), (("value",), False),
-                   (("value", "image"), False))
+                   (("value", "image"), False), (("value", "image_created_at", "image"), False))
 
 
 class ImageMember(BaseModel):
@@ -98,9 +118,13 @@ class ImageMember(BaseModel):
     status = peewee.CharField(max_length=20, default="pending")
     created_at = peewee.DateTimeField(default=utcnow)
     updated_at = peewee.DateTimeField(default=utcnow)
+    image_created_at = ImageCreatedAt()
 
     class Meta:
-        indexes = ((("image", "member"), True), (("member", "status"), False))
+        # (member, image_created_at, image): the images shared with a project, in the
+        # default list order.
+        indexes = ((("image", "member"), True), (("member", "status"), False),
+                   (("member", "image_created_at", "image"), False))
 
 
 class ImageLocation(BaseModel):

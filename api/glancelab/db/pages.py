@@ -19,16 +19,23 @@ import peewee
 from glancelab import errors
 
 
+def _nullable(column: peewee.Field) -> bool:
+    return column.null and not getattr(column, "filled_by_database", False)
+
+
 @dataclasses.dataclass(frozen=True)
 class Sorting:
     """(column, "asc"|"desc") pairs, the last of them a unique column."""
     keys: tuple[tuple[peewee.Field, str], ...]
+    # The marker row's attributes holding each key's value, when the keys are another
+    # table's copies of them (a tag's copy of its image's created_at); else their names.
+    anchor_names: tuple[str, ...] | None = None
 
     def order_by(self) -> list:
         # A column that cannot be NULL is ordered plainly: PostgreSQL walks an index
         # only for the NULLS placement it was built with, and would otherwise sort every
         # matching row to give the first page.
-        return [(column.asc() if direction == "asc" else column.desc()) if not column.null
+        return [(column.asc() if direction == "asc" else column.desc()) if not _nullable(column)
                 else column.asc(nulls="first") if direction == "asc"
                 else column.desc(nulls="last")
                 for column, direction in self.keys]
@@ -36,14 +43,16 @@ class Sorting:
     def after(self, anchor: peewee.Model):
         """Rows strictly after `anchor` in this order."""
         alternatives, equal_so_far = [], []
-        for column, direction in self.keys:
-            value = getattr(anchor, column.name)
+        names = self.anchor_names or [column.name for column, _ in self.keys]
+        for (column, direction), name in zip(self.keys, names):
+            value = getattr(anchor, name)
             if direction == "asc":
                 later = column.is_null(False) if value is None else (column > value)
             elif value is None:
                 later = None
             else:
-                later = (column < value) | column.is_null() if column.null else column < value
+                later = (column < value) | column.is_null() if _nullable(column) \
+                    else column < value
             if later is not None:
                 alternatives.append(functools.reduce(operator.and_, equal_so_far + [later])
                                     if equal_so_far else later)
@@ -84,6 +93,27 @@ def read(query: peewee.Select, sorting: Sorting, limit: int,
     if anchor is not None:
         query = query.where(sorting.after(anchor))
     rows = list(query.order_by(*sorting.order_by()).limit(limit + 1))
+    return rows[:limit], len(rows) > limit
+
+
+def read_union(walks: list[tuple[peewee.Select, Sorting]], limit: int,
+               anchor: peewee.Model | None = None) -> tuple[list, bool]:
+    """(rows of the page, whether more follow) of several queries' rows together, each in
+    the same order of columns that cannot be NULL (the first walk's names them): each
+    query stops at the page's end on its own index, the database keeps one of each row
+    and the first of them, in one round trip."""
+    if len(walks) == 1:
+        return read(*walks[0], limit, anchor)
+    parts = []
+    for query, sorting in walks:
+        if anchor is not None:
+            query = query.where(sorting.after(anchor))
+        parts.append(query.order_by(*sorting.order_by()).limit(limit + 1))
+    first = walks[0][1]
+    names = first.anchor_names or [column.column_name for column, _ in first.keys]
+    order = [peewee.SQL(f'"{name}"').asc() if direction == "asc" else peewee.SQL(f'"{name}"').desc()
+             for name, (_, direction) in zip(names, first.keys)]
+    rows = list(functools.reduce(operator.or_, parts).order_by(*order).limit(limit + 1))
     return rows[:limit], len(rows) > limit
 
 
