@@ -10,7 +10,7 @@ from harness import ROOT
 
 # The release before this one: its nodes run beside this checkout's during an upgrade.
 # By tag, else by its commit (a clone made without tags still has the history).
-PREVIOUS_RELEASE = ("v0.2.0", "24a8a6854d87f79d199d48c45746ed6a7e3160af")
+PREVIOUS_RELEASE = ("v0.3.0", "899e596fdd4b3eca51eee9e1a5191888a085aa56")
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@ import concurrent.futures
 import os
 import threading
 import time
+import uuid
 
 import pytest
 import requests
@@ -54,8 +55,10 @@ class Traffic:
         session.headers.update(ADMIN)
         while not self.stop.is_set():
             data = raw_disk(64 * 1024)
+            tag = uuid.uuid4().hex  # written by either release, found by both
             steps = [("post", "/v2/images", {"json": {"name": f"t{number}", "disk_format": "raw",
-                                                      "container_format": "bare"}}, 201)]
+                                                      "container_format": "bare",
+                                                      "tags": [tag]}}, 201)]
             step = "POST /v2/images"
             try:
                 answer = session.post(f"{self.url}/v2/images", timeout=30, **steps[0][2])
@@ -69,12 +72,16 @@ class Traffic:
                          204),
                         ("get", f"/v2/images/{image}/file", {}, 200),
                         ("get", "/v2/images?limit=3", {}, 200),
+                        ("get", f"/v2/images?tag={tag}", {}, 200),
                         ("delete", f"/v2/images/{image}", {}, 204)):
                     step = f"{method.upper()} {path}"
                     answer = session.request(method, f"{self.url}{path}", timeout=30, **kwargs)
                     self._note(f"{method.upper()} {path}", answer, expected)
                     if method == "get" and path.endswith("/file") and answer.content != data:
                         self.failures.append(f"GET {path}: the data differs")
+                    if path.endswith(f"tag={tag}") and answer.ok and \
+                            [found["id"] for found in answer.json()["images"]] != [image]:
+                        self.failures.append(f"GET {path}: {image} not listed by its tag")
             except requests.RequestException as exc:
                 self.failures.append(f"{step} at {time.monotonic() - self.started:.1f}s: "
                                      f"{type(exc).__name__}: {exc}")

@@ -75,10 +75,11 @@ def test_tags_properties_and_shares_carry_their_images_created_at(any_db, monkey
     from glancelab.db.models import Image
     monkeypatch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:10])
     migrations.expand(any_db)
-    for table in ("image_tag", "image_property", "image_member"):
+    for _table, index, _columns, _pg in migrations.MIGRATION_INDEXES[11]:
+        any_db.execute_sql(f'DROP INDEX IF EXISTS "{index}"')
+    for table in migrations.CREATED_AT_COPIES:
         # a database made before migration 11 lacks the column: make it so
         if "image_created_at" in {column.name for column in any_db.get_columns(table)}:
-            any_db.execute_sql(f'DROP INDEX "{migrations.CREATED_AT_COPIES[table][0]}"')
             any_db.execute_sql(f'ALTER TABLE "{table}" DROP COLUMN "image_created_at"')
     Image.insert(id="old-image", status="active", visibility="shared", owner="p1",
                  created_at="2026-01-02 03:04:05.000006",
@@ -105,3 +106,56 @@ def test_tags_properties_and_shares_carry_their_images_created_at(any_db, monkey
         assert {image: str(moment) for image, moment in copies.items()} == {
             "old-image": "2026-01-02 03:04:05.000006",
             "new-image": "2026-02-03 04:05:06.000007"}, table
+
+
+def test_postgresql_builds_indexes_without_blocking_writes_and_repairs_them(postgres):
+    """PostgreSQL builds the migrations' indexes with CREATE INDEX CONCURRENTLY after the
+    migration's transaction, and each expand rebuilds one that is missing or was left
+    invalid by a node stopped half-way."""
+    database = bind(postgres.new_database())
+    try:
+        migrations.expand(database)
+        name = "image_tag_value_image_created_at_image_id"
+
+        def state():
+            row = database.execute_sql(
+                "SELECT i.indisvalid FROM pg_class c JOIN pg_index i ON i.indexrelid = c.oid "
+                "WHERE c.relname = %s", (name,)).fetchone()
+            return None if row is None else row[0]
+
+        assert state() is True
+        database.execute_sql(f'DROP INDEX "{name}"')
+        assert state() is None
+        assert migrations.expand(database) == []  # nothing pending, and yet:
+        assert state() is True
+        # what a stopped build leaves: an invalid index of that name (here a unique one
+        # that two equal tags make fail)
+        database.execute_sql(f'DROP INDEX "{name}"')
+        for image in ("a", "b"):
+            database.execute_sql("INSERT INTO image (id, status, visibility, os_hidden, "
+                                 "protected, min_disk, min_ram, reserved, created_at, "
+                                 "updated_at) VALUES (%s, 'active', 'public', false, false, "
+                                 "0, 0, 0, now(), now())", (image,))
+            database.execute_sql("INSERT INTO image_tag (image_id, value) VALUES (%s, 't')",
+                                 (image,))
+        with pytest.raises(Exception):
+            database.execute_sql(f'CREATE UNIQUE INDEX CONCURRENTLY "{name}" '
+                                 'ON image_tag (value)')
+        assert state() is False
+        migrations.expand(database)
+        assert state() is True
+        statements = []
+        database.execute_sql("SELECT 1")  # a fresh look at what the builder runs:
+        original = database.execute_sql
+
+        def recording(sql, *args, **kwargs):
+            statements.append((sql, database.in_transaction()))
+            return original(sql, *args, **kwargs)
+
+        database.execute_sql = recording
+        database.execute_sql(f'DROP INDEX "{name}"')
+        migrations.expand(database)
+        builds = [(sql, inside) for sql, inside in statements if "CONCURRENTLY" in sql]
+        assert builds and not any(inside for _sql, inside in builds), builds
+    finally:
+        database.close_all()

@@ -55,15 +55,6 @@ def _deleted_images(db: peewee.Database) -> None:
     db.create_tables([models.DeletedImage], safe=True)
 
 
-def _covering_filter_indexes(db: peewee.Database) -> None:
-    # Additive: older releases never notice them. CREATE INDEX IF NOT EXISTS on both
-    # databases (a new database has them from the models already).
-    for table, name, columns in (
-            ("image_property", "image_property_name_value_image_id", "name, value, image_id"),
-            ("image_tag", "image_tag_value_image_id", "value, image_id")):
-        db.execute_sql(f'CREATE INDEX IF NOT EXISTS "{name}" ON "{table}" ({columns})')
-
-
 # The shape of a large catalogue (one million images), as SQLite's ANALYZE would describe
 # it: rows in the index, then rows per distinct value of each leading column. Without
 # statistics SQLite's planner takes any equality index over the one that gives the order
@@ -116,30 +107,39 @@ def _sqlite_planner_stats(db: peewee.Database) -> None:
     db.execute_sql("ANALYZE sqlite_schema")  # this connection plans with them at once
 
 
-def _postgres_name_order_index(db: peewee.Database) -> None:
+def _indexes_only(db: peewee.Database) -> None:
+    """A migration that only adds MIGRATION_INDEXES[its number]."""
+
+
+# The tables that carry a copy of their image's created_at (models.ImageCreatedAt).
+CREATED_AT_COPIES = ("image_tag", "image_property", "image_member")
+
+# The indexes each migration adds: (table, name, columns, PostgreSQL only). Additive, so
+# older releases never notice them. SQLite builds them in the migration's transaction;
+# PostgreSQL after it, with CREATE INDEX CONCURRENTLY, so that writes to a large table go
+# on while it is indexed (a plain CREATE INDEX blocks them), and again at each expand
+# until each is valid (a node stopped in the middle leaves an invalid one).
+MIGRATION_INDEXES: dict[int, list[tuple[str, str, str, bool]]] = {
+    8: [("image_property", "image_property_name_value_image_id", "name, value, image_id", False),
+        ("image_tag", "image_tag_value_image_id", "value, image_id", False)],
     # A page sorted by name puts NULL names first ascending (lowest, as on SQLite);
     # PostgreSQL walks an index only in the NULLS order it was built with.
-    if isinstance(db, peewee.PostgresqlDatabase):
-        db.execute_sql('CREATE INDEX IF NOT EXISTS "image_name_nulls_first_id" '
-                       'ON "image" ("name" ASC NULLS FIRST, "id")')
-
-
-# Tables that carry a copy of their image's created_at (models.ImageCreatedAt), with the
-# index that walks it in the default list order.
-CREATED_AT_COPIES = {
-    "image_tag": ("image_tag_value_image_created_at_image_id",
-                  "value, image_created_at, image_id"),
-    "image_property": ("image_property_name_value_image_created_at_image_id",
-                       "name, value, image_created_at, image_id"),
-    "image_member": ("image_member_member_image_created_at_image_id",
-                     "member, image_created_at, image_id"),
+    10: [("image", "image_name_nulls_first_id", '"name" ASC NULLS FIRST, "id"', True)],
+    11: [("image_tag", "image_tag_value_image_created_at_image_id",
+          "value, image_created_at, image_id", False),
+         ("image_property", "image_property_name_value_image_created_at_image_id",
+          "name, value, image_created_at, image_id", False),
+         ("image_member", "image_member_member_image_created_at_image_id",
+          "member, image_created_at, image_id", False),
+         ("image", "image_owner_created_at_id", "owner, created_at, id", False),
+         ("image", "image_visibility_created_at_id", "visibility, created_at, id", False)],
 }
 
 
 def _image_created_at_copies(db: peewee.Database) -> None:
     # Expand only: a nullable column, its backfill, a trigger that fills it on every
     # insert (so rows an older node writes during a rolling upgrade are filled too, as
-    # Glance's own expand migrations keep a new column in step with triggers), indexes.
+    # Glance's own expand migrations keep a new column in step with triggers).
     postgres = isinstance(db, peewee.PostgresqlDatabase)
     if postgres:
         db.execute_sql(
@@ -148,7 +148,7 @@ def _image_created_at_copies(db: peewee.Database) -> None:
             "IF NEW.image_created_at IS NULL THEN "
             "SELECT created_at INTO NEW.image_created_at FROM image WHERE id = NEW.image_id; "
             "END IF; RETURN NEW; END $$")
-    for table, (index, columns) in CREATED_AT_COPIES.items():
+    for table in CREATED_AT_COPIES:
         if "image_created_at" not in {column.name for column in db.get_columns(table)}:
             db.execute_sql(f'ALTER TABLE "{table}" ADD COLUMN "image_created_at" TIMESTAMP'
                            if postgres else
@@ -166,12 +166,10 @@ def _image_created_at_copies(db: peewee.Database) -> None:
                            'FOR EACH ROW WHEN NEW."image_created_at" IS NULL BEGIN '
                            f'UPDATE "{table}" SET "image_created_at" = (SELECT "created_at" '
                            'FROM "image" WHERE "id" = NEW."image_id") WHERE "id" = NEW."id"; END')
-        db.execute_sql(f'CREATE INDEX IF NOT EXISTS "{index}" ON "{table}" ({columns})')
-    for table, index, columns in (("image", "image_owner_created_at_id", "owner, created_at, id"),
-                                  ("image", "image_visibility_created_at_id",
-                                   "visibility, created_at, id")):
-        db.execute_sql(f'CREATE INDEX IF NOT EXISTS "{index}" ON "{table}" ({columns})')
-    _sqlite_planner_stats(db)  # the new indexes' figures beside migration 9's
+
+
+def _sqlite_index_figures(db: peewee.Database) -> None:
+    _sqlite_planner_stats(db)  # figures for migration 11's indexes beside migration 9's
 
 
 EXPAND, CONTRACT = "expand", "contract"
@@ -184,12 +182,13 @@ MIGRATIONS: list[tuple[int, str, str, Callable[[peewee.Database], None]]] = [
     (5, EXPAND, "which nodes cache which images", _cache_nodes),
     (6, EXPAND, "backend work a failed write still owes", _pending_undo),
     (7, EXPAND, "ids of deleted images, never issued again", _deleted_images),
-    (8, EXPAND, "covering indexes for tag and property filters", _covering_filter_indexes),
+    (8, EXPAND, "covering indexes for tag and property filters", _indexes_only),
     (9, EXPAND, "planner statistics for SQLite", _sqlite_planner_stats),
     (10, EXPAND, "PostgreSQL: an index in the order of a page sorted by name",
-     _postgres_name_order_index),
+     _indexes_only),
     (11, EXPAND, "each tag, property and share carries its image's created_at, for lists "
      "that stop at the page's end", _image_created_at_copies),
+    (12, EXPAND, "SQLite planner statistics for migration 11's indexes", _sqlite_index_figures),
 ]
 
 # `glancelab db check` exit codes, as glance-manage db check's
@@ -243,8 +242,9 @@ def sync(db: peewee.Database) -> list[int]:
 
 def _apply(db: peewee.Database, phase: str) -> list[int]:
     applied = []
+    postgres = isinstance(db, peewee.PostgresqlDatabase)
     with db.atomic():
-        if isinstance(db, peewee.PostgresqlDatabase):
+        if postgres:
             # Two API nodes starting together must not migrate at the same time.
             db.execute_sql("SELECT pg_advisory_xact_lock(92920001)")
         db.create_tables([models.SchemaVersion], safe=True)
@@ -252,6 +252,44 @@ def _apply(db: peewee.Database, phase: str) -> list[int]:
         for number, kind, _title, apply in MIGRATIONS:
             if kind == phase and number not in done:
                 apply(db)
+                if not postgres:
+                    _create_indexes(db, number, concurrently=False)
                 models.SchemaVersion.create(version=number)
                 applied.append(number)
+    if postgres and phase == EXPAND:
+        _build_indexes_online(db)
     return applied
+
+
+def _index_sql(entry: tuple[str, str, str, bool], concurrently: bool) -> str:
+    table, name, columns, _postgres_only = entry
+    how = "CONCURRENTLY " if concurrently else ""
+    return f'CREATE INDEX {how}IF NOT EXISTS "{name}" ON "{table}" ({columns})'
+
+
+def _create_indexes(db: peewee.Database, number: int, concurrently: bool) -> None:
+    for entry in MIGRATION_INDEXES.get(number, ()):
+        if not entry[3] or isinstance(db, peewee.PostgresqlDatabase):
+            db.execute_sql(_index_sql(entry, concurrently))
+
+
+def _build_indexes_online(db: peewee.Database) -> None:
+    """Build the applied migrations' indexes that are missing or invalid, without
+    blocking writes (PostgreSQL; outside any transaction)."""
+    entries = [entry for number in sorted(applied_numbers(db))
+               for entry in MIGRATION_INDEXES.get(number, ())]
+    if not entries:
+        return
+    db.execute_sql("SELECT pg_advisory_lock(92920002)")  # one builder; the others wait
+    try:
+        valid = dict(db.execute_sql(
+            "SELECT c.relname, i.indisvalid FROM pg_class c "
+            "JOIN pg_index i ON i.indexrelid = c.oid WHERE c.relname = ANY(%s)",
+            ([entry[1] for entry in entries],)).fetchall())
+        for entry in entries:
+            if valid.get(entry[1]) is False:  # a build that was stopped half-way
+                db.execute_sql(f'DROP INDEX CONCURRENTLY IF EXISTS "{entry[1]}"')
+            if not valid.get(entry[1]):
+                db.execute_sql(_index_sql(entry, concurrently=True))
+    finally:
+        db.execute_sql("SELECT pg_advisory_unlock(92920002)")
