@@ -215,6 +215,51 @@ def cmd_quota(args) -> int:
     return 0
 
 
+def _health_url(args) -> tuple[str | None, str | None]:
+    """(the /healthcheck URL this node's configuration names, or None and why not)."""
+    from glancelab.health import service
+    try:
+        config = _load_config(args)
+    except ConfigError as exc:
+        return None, f"its configuration cannot be read: {exc}"
+    return service.health_url(config.bind_host, config.bind_port), None
+
+
+def _print_log(path: str | None, lines: list[str]) -> None:
+    if lines:
+        print(f"The last lines of its log ({path}):")
+        for line in lines:
+            print(f"  {line}")
+
+
+def cmd_service_wait(args) -> int:
+    """After a start: 0 once /healthcheck answers 200; else 1 with the reason."""
+    from glancelab.health import service
+    url, unreadable = _health_url(args)
+    up, said = service.wait(url, args.pid, args.pid_file, args.timeout)
+    print(said)
+    if up:
+        return 0
+    if unreadable:  # the whole story: the server refused the same file
+        print(f"{service.NAME}: {unreadable}")
+    else:
+        _print_log(args.log, service.log_tail(args.log, args.log_from))
+    print(f"Fix what it names, then start {service.NAME} again.")
+    return 1
+
+
+def cmd_service_status(args) -> int:
+    """Running or not, healthy or not, and the log's last lines when it is not running."""
+    from glancelab.health import service
+    url, _unreadable = _health_url(args)
+    pid = args.pid if args.pid is not None else service.pid_in(args.pid_file)
+    code, said = service.status(url, pid)
+    print(said)
+    if code != 0:
+        _print_log(args.log, service.log_tail(args.log))
+    return code
+
+
 def cmd_cache(args) -> int:
     from glancelab.app import build_runtime
     from glancelab.cache import entry_view
@@ -354,10 +399,26 @@ def build_parser() -> argparse.ArgumentParser:
     cache_sub.add_parser("prefetch", help="cache the queued images now")
     for p in cache_sub.choices.values():
         p.set_defaults(func=cmd_cache)
+    service = sub.add_parser("service", help="whether this node's API is up (for its init "
+                             "script and systemd unit)")
+    service_sub = service.add_subparsers(dest="service_command", required=True)
+    wait = service_sub.add_parser("wait", help="after a start: exit 0 once /healthcheck "
+                                  "answers 200, else 1 with the reason and the log's lines")
+    wait.add_argument("--timeout", type=float, default=60.0)
+    wait.add_argument("--log-from", type=int, default=0,
+                      help="the log's size before the start: only lines after it are shown")
+    wait.set_defaults(func=cmd_service_wait)
+    status = service_sub.add_parser("status", help="running or not, healthy or not, and why "
+                                    "(LSB codes: 0 running, 1 dead, 3 stopped)")
+    status.set_defaults(func=cmd_service_status)
+    for p in (wait, status):
+        p.add_argument("--pid", type=int, help="the server's process id (systemd's $MAINPID)")
+        p.add_argument("--pid-file", help="the file holding it (an init script's)")
+        p.add_argument("--log", help="the server's log file")
     # The toolkit's commands (labs, snapshot import) live in their own package.
     from glancelab_toolkit.cli import add_commands
     toolkit = add_commands(sub)
-    for p in (serve, config_cmd, db, stores, quota, cache, *toolkit):
+    for p in (serve, config_cmd, db, stores, quota, cache, service, *toolkit):
         p.add_argument("--config", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return parser
 

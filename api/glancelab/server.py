@@ -17,7 +17,7 @@ from glancelab import recovery
 from glancelab.app import build_runtime, wsgi_app
 from glancelab.cache.prefetcher import Prefetcher
 from glancelab.conf import Config, ConfigError
-from glancelab.stores import StoreUnavailable
+from glancelab.stores import StoreError, StoreUnavailable
 from glancelab.db import bind_config, database, disconnect
 from glancelab.db import migrations
 from glancelab.identity import pipeline
@@ -43,7 +43,10 @@ def prepare(config: Config) -> None:
         if unknown:
             raise ConfigError(f"property_protection_file names policy rules that are not "
                               f"defined: {', '.join(unknown)}; define them in policy.yaml")
-    rt.stores.prepare()
+    try:
+        rt.stores.prepare()
+    except StoreError as exc:  # a store that cannot be set up at all: nothing to serve
+        raise ConfigError(str(exc)) from None  # the operator's console: the whole message
     if rt.cache is not None:
         rt.cache.prepare()
     for store_id, problem in rt.stores.check().items():

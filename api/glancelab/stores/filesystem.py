@@ -63,7 +63,14 @@ class FilesystemStore(Store):
 
     def _make_dirs(self) -> None:
         for path, _ in self.datadirs:
-            os.makedirs(path, exist_ok=True)
+            try:
+                os.makedirs(path, exist_ok=True)
+            except FileExistsError:
+                raise StoreError(f"store {self.id!r}: {path} exists and is not a directory; "
+                                 "move it away or name another filesystem_store_datadir") \
+                    from None
+            except OSError as exc:
+                raise self._os_error(exc, "create its data directory") from exc
 
     # -- writing -----------------------------------------------------------------------
     def _choose_dir(self, size_hint: int | None) -> str:
