@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: run labs test install install-test bench clean
+.PHONY: run labs test install install-test bench messages clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,15 @@ bench: install-test
 	$(BIN)/python bench/cluster_soak.py
 	$(BIN)/python bench/list_scale.py
 	$(BIN)/python bench/vs_glance.py  # installs Glance 33 into .venv-glance the first time
+
+## The lab tooling's messages: extracted from the code, merged into each catalogue
+# (api/glancelab_toolkit/locale/LANG/LC_MESSAGES/glancelab.po; translate the empty ones)
+messages: install
+	$(BIN)/pybabel -q extract -F babel.cfg -k _ --no-location --sort-output --omit-header \
+	  -o api/glancelab_toolkit/locale/glancelab.pot .
+	$(BIN)/pybabel -q update -i api/glancelab_toolkit/locale/glancelab.pot \
+	  -d api/glancelab_toolkit/locale -D glancelab \
+	  --no-fuzzy-matching --ignore-obsolete
 
 clean:
 	rm -rf $(VENV) .venv-cloud .venv-keystone var *.egg-info api/*.egg-info

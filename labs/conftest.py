@@ -1,10 +1,15 @@
 """The grader's side of the labs' checks (testinfra, run on each lab host).
 
-A check states what should be true and, when it is not, says what is wrong and a fix
-the trainee can paste on that host: `expect(condition, problem, fix)`. Everything that
-can go wrong before a check gets that far (the host is down, glancelab is not installed,
-the API is stopped or answers an error) is turned into the same kind of sentence here.
-Every result goes to $GLANCELAB_GRADE_REPORT as JSON; `glancelab lab grade` prints it.
+A check states what should be true and, when it is not, says what is wrong, a hint where
+to look, and a fix the trainee can paste on that host: `expect(condition, problem, fix,
+hint=...)`. A check goes on after a failed `expect`, so every problem of one item is
+reported at once; `need` is for what the rest of the check cannot do without. Everything
+that can go wrong before a check gets that far (the host is down, glancelab is not
+installed, the API is stopped or answers an error) is turned into the same kind of
+sentence here. `@pytest.mark.step(N)` ties a check to step N of the lab's guide (`glancelab
+lab check 2.N STEP` runs that step's checks). Messages are in the trainee's language
+($GLANCELAB_LANG, glancelab_toolkit.i18n). Every result goes to $GLANCELAB_GRADE_REPORT as
+JSON; `glancelab lab grade` prints it.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ import shlex
 
 import pytest
 
+from glancelab_toolkit.i18n import _
+
 LAB = os.environ.get("GLANCELAB_LAB", "?")
 CONF = "/etc/glance/glance-api.conf"
 SERVICE = "/etc/init.d/glancelab-api"
@@ -22,16 +29,66 @@ API_LOG = "/var/log/glance/api.log"
 
 
 class Hint(Exception):
-    """A failed check: what is wrong, and a fix to paste on the host."""
+    """A problem: what is wrong, a hint where to look, and a fix to paste on the host."""
 
-    def __init__(self, problem: str, fix: str = ""):
+    def __init__(self, problem: str, fix: str = "", hint: str = ""):
         super().__init__(problem)
-        self.problem, self.fix = problem, fix
+        self.problem, self.fix, self.hint = problem, fix, hint
+
+    def as_dict(self) -> dict:
+        return {"problem": self.problem, "hint": self.hint, "fix": self.fix}
 
 
-def expect(condition, problem: str, fix: str = "") -> None:
+_found: list[Hint] = []  # the running check's problems so far
+
+
+def expect(condition, problem: str, fix: str = "", hint: str = "") -> bool:
+    """Note a problem when `condition` is false, and let the check go on."""
     if not condition:
-        raise Hint(problem, fix)
+        _found.append(Hint(problem, fix, hint))
+    return bool(condition)
+
+
+def need(condition, problem: str, fix: str = "", hint: str = "") -> None:
+    """A problem the rest of the check cannot go on with: it ends here."""
+    if not condition:
+        raise Hint(problem, fix, hint)
+
+
+def pytest_addoption(parser):
+    parser.addoption("--step", default=None, help="only the checks of this step of the guide")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "step(n): the step of the lab's guide a check follows")
+    config.addinivalue_line("markers", "title(text): the check's name in the grade")
+
+
+def pytest_collection_modifyitems(config, items):
+    step = config.getoption("--step")
+    if step is None:
+        return
+    keep = [item for item in items if str(_step_of(item)) == step]
+    config.hook.pytest_deselected(items=[item for item in items if item not in keep])
+    items[:] = keep
+
+
+def check(step: int, title: str):
+    """A check of step `step` of the guide, named `title` in the grade (in the trainee's
+    language: pass it through _())."""
+    def mark(function):
+        return pytest.mark.title(title)(pytest.mark.step(step)(function))
+    return mark
+
+
+def _step_of(item) -> int | None:
+    marker = item.get_closest_marker("step")
+    return marker.args[0] if marker else None
+
+
+def _title_of(item) -> str:
+    marker = item.get_closest_marker("title")
+    return marker.args[0] if marker else item.originalname.replace("test_", "", 1).replace("_", " ")
 
 
 def name_of(host) -> str:
@@ -64,11 +121,16 @@ def _precondition(host) -> Hint | None:
     try:
         answer = host.run(f"test -f {CONF}; echo $?")
     except Exception:  # testinfra's backends raise RuntimeError and others when SSH fails
-        return Hint(f"lab host {name_of(host)} ({address_of(host)}) does not answer SSH",
-                    f"on your machine: glancelab lab start {LAB}")
+        return Hint(_("lab host {host} ({address}) does not answer SSH").format(
+                        host=name_of(host), address=address_of(host)),
+                    _("on your machine: glancelab lab start {number}").format(number=LAB),
+                    _("a lab host stops when this machine restarts or the lab is finished"))
     if answer.stdout.strip() != "0":
-        return Hint(f"glancelab is not installed on {name_of(host)} ({CONF} is missing): the "
-                    "host is blank", f"on your machine: glancelab lab start {LAB}")
+        return Hint(_("glancelab is not installed on {host} ({conf} is missing): the host is "
+                      "blank").format(host=name_of(host), conf=CONF),
+                    _("on your machine: glancelab lab start {number}").format(number=LAB),
+                    _("`glancelab lab reset` leaves blank hosts; the lab starts from `lab "
+                      "start`"))
     return None
 
 
@@ -79,8 +141,10 @@ def setting(host, section: str, key: str) -> str | None:
     if result.rc == 2 and "no option" in result.stderr:
         return ""
     if result.rc != 0:
-        raise Hint(f"glancelab cannot read {CONF}: {result.stderr.strip()[-300:]}",
-                   f"glancelab config check {CONF}   (then fix the line it names)")
+        raise Hint(_("glancelab cannot read {conf}: {error}").format(
+                       conf=CONF, error=result.stderr.strip()[-300:]),
+                   f"glancelab config check {CONF}   " + _("(then fix the line it names)"),
+                   _("the error names the file and the line"))
     return result.stdout.strip()
 
 
@@ -140,12 +204,14 @@ class Keystone:
             with urllib.request.urlopen(request, timeout=30) as response:
                 return response.headers, json.loads(response.read() or b"{}")
         except urllib.error.HTTPError as exc:
-            raise Hint(f"the lab's Keystone answered {exc.code} to {method} {path.split('?')[0]}",
-                       f"on your machine: glancelab lab start {LAB}   (sets the lab's users up "
-                       "again)") from None
+            raise Hint(_("the lab's Keystone answered {status} to {request}").format(
+                           status=exc.code, request=f"{method} {path.split('?')[0]}"),
+                       _("on your machine: glancelab lab start {number}").format(number=LAB)
+                       + "   " + _("(sets the lab's users up again)")) from None
         except (urllib.error.URLError, OSError):
-            raise Hint(f"the lab's Keystone does not answer on {self.url}",
-                       f"on your machine: glancelab lab start {LAB}   (starts it again)") from None
+            raise Hint(_("the lab's Keystone does not answer on {url}").format(url=self.url),
+                       _("on your machine: glancelab lab start {number}").format(number=LAB)
+                       + "   " + _("(starts it again)")) from None
 
 
 # -- the API on the host --------------------------------------------------------------------
@@ -178,8 +244,11 @@ class Api:
     def json(self, path: str, *curl_args: str, project: str = "admin"):
         status, body = self.request("GET", path, *curl_args, project=project)
         if status != 200:
-            raise Hint(f"GET {path} on {self.name} answered {status}: {_message(body)}",
-                       f"tail -n 20 {API_LOG}   (the API's own account of it)")
+            raise Hint(_("{request} on {host} answered {status}: {message}").format(
+                           request=f"GET {path}", host=self.name, status=status,
+                           message=_message(body)),
+                       f"tail -n 20 {API_LOG}   " + _("(the API's own account of it)"),
+                       _("the API's log says why it answered so"))
         return json.loads(body)
 
     def create_image(self, name: str, project: str = "admin") -> str:
@@ -187,8 +256,9 @@ class Api:
             "POST", "/v2/images", "-H 'Content-Type: application/json'",
             f"-d '{json.dumps({'name': name, 'disk_format': 'raw', 'container_format': 'bare'})}'",
             project=project)
-        expect(status == 201, f"creating an image on {self.name} answered {status}: "
-                              f"{_message(body)}", f"tail -n 20 {API_LOG}")
+        need(status == 201, _("creating an image on {host} answered {status}: {message}")
+             .format(host=self.name, status=status, message=_message(body)),
+             f"tail -n 20 {API_LOG}", _("the API's log says why it answered so"))
         return json.loads(body)["id"]
 
     def upload(self, image_id: str, source: str, project: str = "admin",
@@ -216,10 +286,16 @@ class Api:
     def _down(self) -> Hint:
         running = self.host.run(f"{SERVICE} status").rc == 0
         if not running:
-            return Hint(f"glancelab-api is not running on {self.name}",
-                        f"{SERVICE} start   (if it stops again: tail -n 20 {API_LOG})")
-        return Hint(f"glancelab-api runs on {self.name} but does not answer on {self.url}",
-                    f"tail -n 20 {API_LOG}; then {SERVICE} restart")
+            return Hint(_("glancelab-api is not running on {host}").format(host=self.name),
+                        f"{SERVICE} start   " + _("(if it stops again: {command})").format(
+                            command=f"tail -n 20 {API_LOG}"),
+                        _("`{command}` says whether it runs, and why not").format(
+                            command=f"{SERVICE} status"))
+        return Hint(_("glancelab-api runs on {host} but does not answer on {url}").format(
+                        host=self.name, url=self.url),
+                    f"tail -n 20 {API_LOG}; " + _("then {command}").format(
+                        command=f"{SERVICE} restart"),
+                    _("the API's log says why it does not answer"))
 
 
 def _message(body: str) -> str:
@@ -228,15 +304,16 @@ def _message(body: str) -> str:
         error = json.loads(body)
         return error.get("message") or error.get("title") or body[:200]
     except (ValueError, AttributeError):
-        return " ".join(body.split())[:200] or "(empty answer)"
+        return " ".join(body.split())[:200] or _("(empty answer)")
 
 
 @pytest.fixture
 def api(host):
     api = Api(host)
     status, body = api.request("GET", "/healthcheck", project=None)
-    expect(status == 200, f"glancelab-api on {api.name} is unhealthy ({status}: {_message(body)})",
-           f"tail -n 20 {API_LOG}")
+    need(status == 200, _("glancelab-api on {host} is unhealthy ({status}: {message})").format(
+        host=api.name, status=status, message=_message(body)), f"tail -n 20 {API_LOG}",
+         _("/healthcheck names what it misses: the database, a store"))
     return api
 
 
@@ -245,35 +322,50 @@ def api(host):
 _results: list[dict] = []
 
 
+@pytest.fixture(autouse=True)
+def _a_fresh_list_of_problems():
+    _found.clear()
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
-    if call.excinfo is not None and report.failed:
-        error = call.excinfo.value
-        if isinstance(error, Hint):
-            report.glancelab = (error.problem, error.fix)
-        elif isinstance(error, AssertionError):
-            report.glancelab = (str(error).split("\nassert")[0] or "a check failed", "")
+    report.glancelab_title = _title_of(item)
+    if call.when != "call" and not (call.excinfo is not None and report.failed):
+        return
+    problems = list(_found) if call.when == "call" else []
+    error = call.excinfo.value if call.excinfo is not None else None
+    if isinstance(error, Hint):
+        problems.append(error)
+    elif error is not None and not problems:
+        if isinstance(error, AssertionError):
+            problems.append(Hint(str(error).split("\nassert")[0] or _("a check failed")))
         else:  # a bug of the grader, never the trainee's: say so, and where the details are
-            report.glancelab = (f"the grader could not check this ({type(error).__name__}: "
-                                f"{str(error)[:200]})",
-                                f"tell your trainer; details in {os.environ.get('GLANCELAB_GRADE_LOG', 'the log')}")
+            problems.append(Hint(
+                _("the grader could not check this ({error})").format(
+                    error=f"{type(error).__name__}: {str(error)[:200]}"),
+                _("tell your trainer; details in {log}").format(
+                    log=os.environ.get("GLANCELAB_GRADE_LOG", "checks.log"))))
+    # (an error after a noted problem follows from it: the problem is the story)
+    if problems:
+        report.outcome = "failed"
+        report.glancelab = [problem.as_dict() for problem in problems]
 
 
 def pytest_runtest_logreport(report):
     if report.when == "call" or report.failed:
         if any(r["nodeid"] == report.nodeid for r in _results):
             return
-        check, _, host = report.nodeid.split("::")[-1].partition("[")
+        host = report.nodeid.split("::")[-1].partition("[")[2]
         host = host.rstrip("]").replace("ansible://", "")
-        problem, fix = getattr(report, "glancelab", ("", ""))
-        if report.failed and not problem:
-            problem = "the check failed"
+        problems = getattr(report, "glancelab", [])
+        if report.failed and not problems:
+            problems = [Hint(_("the check failed")).as_dict()]
         _results.append({"nodeid": report.nodeid,
-                         "check": check.replace("test_", "", 1).replace("_", " "),
-                         "host": host, "passed": not report.failed, "problem": problem,
-                         "fix": fix, "seconds": round(report.duration, 2)})
+                         "check": getattr(report, "glancelab_title", report.nodeid),
+                         "host": host, "passed": not report.failed, "problems": problems,
+                         "seconds": round(report.duration, 2)})
 
 
 def pytest_sessionfinish(session):

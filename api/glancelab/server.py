@@ -9,7 +9,9 @@ interrupted uploads before forking, and recovers a worker's uploads if it dies.
 
 from __future__ import annotations
 
+import errno
 import logging
+import socket
 
 from gunicorn.app.base import BaseApplication
 
@@ -132,5 +134,26 @@ class GlancelabServer(BaseApplication):
             disconnect()
 
 
+def check_port_free(config: Config) -> None:
+    """A port another program holds, named with the options that move it (gunicorn would
+    retry five times, then print its own error)."""
+    family = socket.AF_INET6 if ":" in config.bind_host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((config.bind_host, config.bind_port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise ConfigError(f"{config.bind_address} is already in use by another "
+                                  "program: stop it, or choose another bind_port (and "
+                                  "bind_host) in [DEFAULT] of glance-api.conf") from None
+            if exc.errno == errno.EADDRNOTAVAIL:
+                raise ConfigError(f"bind_host = {config.bind_host} is not an address of this "
+                                  "machine; set bind_host in [DEFAULT] of glance-api.conf") \
+                    from None
+            raise
+
+
 def serve(config: Config) -> None:
+    check_port_free(config)
     GlancelabServer(config).run()

@@ -27,15 +27,20 @@ def cmd_snapshot_import(args) -> int:
 
 
 def cmd_lab(args) -> int:
+    from glancelab_toolkit import i18n
+    from glancelab_toolkit.i18n import _
     from glancelab_toolkit.labs import cycle, doctor, spec
     from glancelab_toolkit.labs.trainee import Trainee
-    command = {"check": "grade"}.get(args.lab_command, args.lab_command)
+    i18n.use(args.lang)
+    command = args.lab_command
+    if command == "check" and args.step is None:
+        command = "grade"  # the whole lab
     try:
         if command == "list":
             trainee = Trainee.current()
             for lab in spec.all_labs():
                 where = ", ".join(f"{n} {a}" for n, a in trainee.hosts(lab).items())
-                print(f"{lab.number:<5} {lab.slug:<24} {lab.title['en']}  [{where}]")
+                print(f"{lab.number:<5} {lab.slug:<24} {lab.title_in()}  [{where}]")
             return 0
         if command == "doctor":
             return doctor.doctor()
@@ -43,28 +48,43 @@ def cmd_lab(args) -> int:
             return cycle.status(Trainee.current())
         lab = spec.find(args.number)
         if command == "guide":
-            print(lab.guide(args.lang))
+            print(lab.guide())
             return 0
         trainee = Trainee.current()
         if command == "ssh":
             return cycle.ssh(lab, trainee, args.host, args.command)
+        if command == "grade":
+            return cycle.grade(lab, trainee, args.show_fix)
+        if command == "check":
+            return cycle.check(lab, trainee, args.step, args.show_fix)
         return getattr(cycle, command)(lab, trainee)
     except spec.LabError as exc:
         print(f"glancelab lab: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("\nglancelab lab: interrupted; run the same command again to go on", file=sys.stderr)
+        print("\nglancelab lab: " + _("interrupted; run the same command again to go on"),
+              file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `glancelab lab status | head -2`: the reader had enough
+        _quiet_stdout()
+        return 0
     except Exception:  # a trainee never sees a traceback: it goes to a file they can send
         import tempfile
         import traceback
         with tempfile.NamedTemporaryFile("w", prefix="glancelab-lab-", suffix=".log",
                                          delete=False) as log:
             traceback.print_exc(file=log)
-        print(f"glancelab lab {args.lab_command}: something went wrong inside glancelab; "
-              f"the details are in {log.name} (send it to your trainer). "
-              "`glancelab lab doctor` checks this machine.", file=sys.stderr)
+        print(f"glancelab lab {args.lab_command}: " + _(
+            "something went wrong inside glancelab; the details are in {log} (send it to your "
+            "trainer). `glancelab lab doctor` checks this machine.").format(log=log.name),
+            file=sys.stderr)
         return 3
+
+
+def _quiet_stdout() -> None:
+    # Python would report the broken pipe again as it flushes stdout on exit.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
 
 
 def _auth_headers(args) -> dict[str, str]:
@@ -117,19 +137,24 @@ def add_commands(sub) -> list[argparse.ArgumentParser]:
     lab_sub.add_parser("doctor", help="what this machine lacks to run the labs")
     guide = lab_sub.add_parser("guide", help="a lab's guide")
     guide.add_argument("number")
-    guide.add_argument("--lang", default="en", choices=["en", "vi"])
     for name, text in (("start", "fresh hosts in the exercise's starting state"),
-                       ("grade", "check your work: PASS/FAIL per item, with fixes"),
-                       ("check", "the same as grade"),
+                       ("grade", "check your work: PASS/FAIL per item, with hints"),
+                       ("check", "check one step of the guide (without STEP: grade)"),
                        ("solve", "play the solution on your hosts"),
                        ("finish", "stop and remove the lab's hosts (attempts are kept)"),
                        ("run", "start + solve + grade, for CI and operators"),
                        ("reset", "blank hosts again (nothing installed)")):
         lab_sub.add_parser(name, help=text).add_argument("number")
+    lab_sub.choices["check"].add_argument("step", nargs="?", help="a step of the guide")
+    for name in ("grade", "check"):
+        lab_sub.choices[name].add_argument("--show-fix", action="store_true",
+                                           help="show each failed item's fix, not only a hint")
     ssh = lab_sub.add_parser("ssh", help="a shell (or a command) on a lab host")
     ssh.add_argument("number")
     ssh.add_argument("host", nargs="?", help="default: the lab's first host")
     ssh.add_argument("command", nargs=argparse.REMAINDER, help="run this instead of a shell")
     for p in lab_sub.choices.values():
         p.set_defaults(func=cmd_lab)
+        p.add_argument("--lang", choices=["en", "vi"], default=None,
+                       help="en or vi (default: $GLANCELAB_LANG, else the locale)")
     return [snapshot, lab]

@@ -36,8 +36,9 @@ def on_host(env, host, command):
     return done.stdout
 
 
-def graded(env, number, *, passes: bool):
-    result = glancelab(env, "lab", "grade", number)
+def graded(env, number, passes: bool, *options: str):
+    """The grade's output (fixes shown unless `options` are given instead)."""
+    result = glancelab(env, "lab", "grade", number, *(options or ("--show-fix",)))
     shown = result.stdout + result.stderr
     assert result.returncode == (0 if passes else 1), shown
     for word in NO_TRACEBACK:
@@ -161,6 +162,9 @@ def test_lab_cycle_start_grade_solve_grade_broken_states_finish(role_env, number
     assert any(line.startswith(number) and "graded" in line and f"{total}/{total}" in line
                for line in status.splitlines()), status
 
+    if number == "2.1":  # hints before answers, in both languages, and one step's check
+        hints_then_fixes_then_a_step(role_env, number, host)
+
     for name, breaks, says, repair in BROKEN[number]:
         on_host(role_env, name, breaks)
         shown = graded(role_env, number, passes=False)
@@ -179,6 +183,35 @@ def test_lab_cycle_start_grade_solve_grade_broken_states_finish(role_env, number
     assert gone.returncode == 2 and f"glancelab lab start {number}" in gone.stderr
     status = glancelab(role_env, "lab", "status").stdout
     assert any(line.startswith(number) and "finished" in line for line in status.splitlines())
+
+
+def hints_then_fixes_then_a_step(role_env, number, host):
+    """A FAIL shows the problem and a hint; the fix only after the same item failed three
+    grades in a row (or with --show-fix); in Vietnamese likewise; `lab check 2.1 2` checks
+    step 2 of the guide alone while the trainee works on it."""
+    on_host(role_env, host, "chmod 0700 /srv/glance/images")
+    fix = "fix: chmod 0750 /srv/glance/images"
+    for attempt in (1, 2, 3):
+        shown = graded(role_env, number, False, "--lang", "en")
+        assert "has mode 0700" in shown and "hint: its owner needs rwx" in shown, shown
+        if attempt < 3:
+            assert fix not in shown and f"glancelab lab grade {number} --show-fix" in shown
+        else:
+            assert fix in shown, shown  # the third failure in a row shows it
+    vietnamese = graded(role_env, number, False, "--lang", "vi")
+    assert "CHƯA ĐẠT" in vietnamese and "/srv/glance/images có quyền 0700" in vietnamese
+    assert "gợi ý: chủ sở hữu cần rwx" in vietnamese
+    for english in ("FAIL", "PASS", "hint:", "fix:", "Score", "has mode", "belongs to"):
+        assert english not in vietnamese, (english, vietnamese)
+    step = glancelab(role_env, "lab", "check", number, "2")
+    assert step.returncode == 1 and "has mode 0700" in step.stdout, step.stdout
+    assert "image downloads" not in step.stdout  # step 7's check is not step 2's
+    on_host(role_env, host, "chmod 0750 /srv/glance/images")
+    step = glancelab(role_env, "lab", "check", number, "2", "--lang", "vi")
+    assert step.returncode == 0 and "Bước 2 đã xong." in step.stdout, step.stdout
+    none = glancelab(role_env, "lab", "check", number, "3")
+    assert none.returncode == 2 and "has no checks for step 3" in none.stderr
+    assert "2, 4, 6, 7" in none.stderr, none.stderr
 
 
 def grade_a_blank_then_a_stopped_host(role_env, number, host):

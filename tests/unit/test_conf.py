@@ -201,3 +201,23 @@ def test_every_ini_block_of_the_readme_loads_and_checks_clean(tmp_path, block):
 
 def test_the_readme_has_ini_blocks():
     assert len(readme_ini_blocks()) >= 2
+
+
+def test_check_reports_every_problem_at_once(tmp_path):
+    """Two bad values and a misspelt key: all three, with their lines, in one run (the
+    service itself refuses to start naming both values)."""
+    path = write(tmp_path, """\
+        [DEFAULT]
+        user_storage_quota = 10MiB
+        wokers = 3
+        image_size_cap = big
+        """)
+    code, out = run_check(path)
+    assert code == 1
+    assert ":2: [DEFAULT] user_storage_quota = '10MiB' is not valid" in out
+    assert ":4: [DEFAULT] image_size_cap = 'big' is not valid" in out
+    assert ":3: [DEFAULT] wokers: unknown key (did you mean workers?)" in out
+    assert "3 problem(s)" in out
+    with pytest.raises(ConfigError) as refused:
+        conf.load(path)
+    assert "user_storage_quota" in str(refused.value) and "image_size_cap" in str(refused.value)

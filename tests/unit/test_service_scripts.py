@@ -8,6 +8,7 @@ import grp
 import os
 import pwd
 import shutil
+import socket
 import subprocess
 import sys
 
@@ -55,6 +56,9 @@ def node(tmp_path):
         def configure(self, extra: str) -> None:
             conf.write_text(good.replace("[DEFAULT]\n", "[DEFAULT]\n" + extra, 1))
 
+        def listen_on(self, other_port: int) -> None:
+            conf.write_text(good.replace(f"bind_port = {port}", f"bind_port = {other_port}"))
+
     yield Node()
     Node().run("stop")
 
@@ -93,3 +97,16 @@ def test_a_refused_configuration_fails_start_and_restart_with_the_reason(node, t
     status = node.run("status")
     assert status.returncode in (1, 3) and "is not running" in status.stdout
     assert reason in status.stdout  # the log's last lines say why
+
+
+def test_a_busy_port_is_named_with_the_option_that_moves_it(node, tmp_path):
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        node.listen_on(port)
+        failed = node.run("start")
+    assert failed.returncode == 1
+    assert f"127.0.0.1:{port} is already in use by another program" in failed.stdout
+    assert "bind_port" in failed.stdout and "Traceback" not in failed.stdout
+    assert "Retrying" not in failed.stdout  # gunicorn's own loop never began

@@ -33,6 +33,7 @@ class Config:
         # store id -> store type, in the order glance-api.conf names them
         self.backends = backends
         self.path = path
+        self.bad_values: list[str] = []  # load(strict=False) keeps them here
 
     def __getattr__(self, name: str):
         return getattr(self._opts, name)
@@ -81,7 +82,9 @@ class Config:
 
 
 def load(path: str | None = None, environ: dict[str, str] | None = None,
-         config_dir: str | None = None) -> Config:
+         config_dir: str | None = None, strict: bool = True) -> Config:
+    """The configuration; a bad value raises ConfigError naming every bad value, unless
+    not `strict` (config check), where they are the Config's `bad_values` instead."""
     files = _files(path, config_dir)
     try:
         entries = scan(files)
@@ -102,8 +105,12 @@ def load(path: str | None = None, environ: dict[str, str] | None = None,
     _apply(opts, [o for o in overrides if o[0] == "DEFAULT"], entries)
     backends = _register_stores(opts, entries)
     _apply(opts, [o for o in overrides if o[0] != "DEFAULT"], entries)
-    _validate(opts, entries)
-    return Config(opts, files, entries, backends, path)
+    bad_values = _bad_values(opts, entries)
+    if bad_values and strict:
+        raise ConfigError("\n".join(bad_values))
+    config = Config(opts, files, entries, backends, path)
+    config.bad_values = bad_values
+    return config
 
 
 def _files(path: str | None, config_dir: str | None) -> list[str]:
@@ -205,8 +212,9 @@ def _value(opts: cfg.ConfigOpts, key: str, group: str | None, entries: list[Entr
         raise ConfigError(_bad_value(group or "DEFAULT", key, entries, exc)) from None
 
 
-def _validate(opts: cfg.ConfigOpts, entries: list[Entry]) -> None:
-    """Read every option once, so a bad value stops the start with its line, not a request."""
+def _bad_values(opts: cfg.ConfigOpts, entries: list[Entry]) -> list[str]:
+    """Every option read once, so that a bad value stops the start with its line, not a
+    request: each bad value's message."""
     problems = []
     for group, group_opts in _registered_groups(opts):
         for opt in group_opts:
@@ -214,8 +222,7 @@ def _validate(opts: cfg.ConfigOpts, entries: list[Entry]) -> None:
                 _value(opts, opt.dest, None if group == "DEFAULT" else group, entries)
             except ConfigError as exc:
                 problems.append(str(exc))
-    if problems:
-        raise ConfigError("\n".join(problems))
+    return problems
 
 
 def _bad_value(section: str, key: str, entries: list[Entry], exc: Exception) -> str:

@@ -52,16 +52,22 @@ def run(path: str, out, checks=(), describe=None) -> int:
     `describe` (config -> lines, ConfigError when it cannot be built: the stores) says
     what the service will use."""
     try:
-        config = load(path)
-        summary = describe(config) if describe else []
-    except ConfigError as exc:
+        config = load(path, strict=False)
+    except ConfigError as exc:  # the file cannot be read, or its stores cannot be named
         for line in str(exc).splitlines():
             print(f"error: {line}", file=out)
         return 1
+    # Every problem at once: bad values, unknown keys, what the other layers find.
+    found = [("error", message) for message in config.bad_values] + list(problems(config))
+    summary: list[str] = []
+    if not config.bad_values:
+        for check in checks:
+            found += list(check(config))
+        try:
+            summary = describe(config) if describe else []
+        except ConfigError as exc:
+            found.append(("error", str(exc)))
     errors = 0
-    found = list(problems(config))
-    for check in checks:
-        found += list(check(config))
     for severity, message in found:
         errors += severity == "error"
         print(f"{severity}: {message}", file=out)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import sys
 
+from glancelab_toolkit.i18n import _
 from glancelab_toolkit.labs import grading, hosts
 from glancelab_toolkit.labs.playbook import play
 from glancelab_toolkit.labs.spec import Lab, LabError, all_labs, home
@@ -22,50 +23,72 @@ def start(lab: Lab, trainee: Trainee) -> int:
     inventory = hosts.write_inventory(lab, trainee, {
         "glancelab_api_wheelhouse": hosts.wheelhouse(), **services})
     run_dir = trainee.new_run_dir(lab, "start")
-    print(f"Lab {lab.number}: {lab.title['en']} — preparing the starting state", flush=True)
-    ok, _ = play(lab.start, run_dir, inventory, trainee)
+    print(_("Lab {number}: {title} — preparing the starting state").format(
+        number=lab.number, title=lab.title_in()), flush=True)
+    ok, _seconds = play(lab.start, run_dir, inventory, trainee)
     if not ok:
         trainee.record(lab, state="start failed")
-        print(f"\nPreparing the lab failed; the failing task is above, its full output in "
-              f"{run_dir}. `glancelab lab doctor` checks this machine; then start again.")
+        print("\n" + _("Preparing the lab failed; the failing task is above, its full output "
+                       "in {run_dir}. `glancelab lab doctor` checks this machine; then start "
+                       "again.").format(run_dir=run_dir))
         return 1
     trainee.record(lab, state="started")
-    where = ", ".join(f"{name} at {address}" for name, address in trainee.hosts(lab).items())
+    where = ", ".join(_("{host} at {address}").format(host=name, address=address)
+                      for name, address in trainee.hosts(lab).items())
     first = next(iter(lab.hosts))
-    print(f"\nLab {lab.number} is ready: {where}.\n"
-          f"  the steps:   glancelab lab guide {lab.number}   (--lang vi: tiếng Việt)\n"
-          f"  the host:    glancelab lab ssh {lab.number}{'' if len(lab.hosts) == 1 else ' ' + first}"
-          f"   (admin-openrc is in root's home)\n"
-          f"  your score:  glancelab lab grade {lab.number}\n"
-          f"  the answer:  glancelab lab solve {lab.number}   (plays the solution)\n"
-          f"  clean up:    glancelab lab finish {lab.number}")
+    host = "" if len(lab.hosts) == 1 else " " + first
+    print("\n" + _("Lab {number} is ready: {where}.").format(number=lab.number, where=where))
+    for label, command, note in (
+            (_("the steps:"), f"glancelab lab guide {lab.number}", ""),
+            (_("the host:"), f"glancelab lab ssh {lab.number}{host}",
+             _("(admin-openrc is in root's home)")),
+            (_("your score:"), f"glancelab lab grade {lab.number}", ""),
+            (_("the answer:"), f"glancelab lab solve {lab.number}", _("(plays the solution)")),
+            (_("clean up:"), f"glancelab lab finish {lab.number}", "")):
+        print(f"  {label:<13}{command}{'   ' + note if note else ''}")
     return 0
 
 
-def grade(lab: Lab, trainee: Trainee) -> int:
+def grade(lab: Lab, trainee: Trainee, show_fix: bool = False) -> int:
     inventory = hosts.saved_inventory(lab, trainee)
-    print(f"Grading lab {lab.number} on {', '.join(trainee.hosts(lab))}...", flush=True)
+    print(_("Grading lab {number} on {hosts}...").format(
+        number=lab.number, hosts=", ".join(trainee.hosts(lab))), flush=True)
     result = grading.grade(lab, trainee, inventory, trainee.new_run_dir(lab, "grade"))
     attempt = grading.save_attempt(result, lab, trainee)
-    grading.print_grade(lab, result, attempt)
+    grading.print_grade(lab, result, attempt, show_fix, grading.failing_streaks(lab, trainee))
     trainee.record(lab, state="graded", score=result.score, graded_at=result.graded_at)
     if not result.all_passed:
-        print(f"Fix what is listed and grade again; `glancelab lab solve {lab.number}` shows "
-              "the answer.")
+        print(_("Fix what is listed and grade again; `glancelab lab solve {number}` shows "
+                "the answer.").format(number=lab.number))
+    return 0 if result.all_passed else 1
+
+
+def check(lab: Lab, trainee: Trainee, step: str, show_fix: bool = False) -> int:
+    """The checks of one step of the guide, while the trainee works (no attempt saved)."""
+    inventory = hosts.saved_inventory(lab, trainee)
+    print(_("Checking step {step} of lab {number}...").format(step=step, number=lab.number),
+          flush=True)
+    result = grading.grade(lab, trainee, inventory, trainee.new_run_dir(lab, "check"), step)
+    grading.print_grade(lab, result, None, show_fix)
+    if result.all_passed:
+        print(_("Step {step} is done.").format(step=step))
     return 0 if result.all_passed else 1
 
 
 def solve(lab: Lab, trainee: Trainee) -> int:
     inventory = hosts.saved_inventory(lab, trainee)
     run_dir = trainee.new_run_dir(lab, "solve")
-    print(f"Lab {lab.number}: playing the solution ({lab.solution})", flush=True)
+    print(_("Lab {number}: playing the solution ({playbook})").format(
+        number=lab.number, playbook=lab.solution), flush=True)
     ok, seconds = play(lab.solution, run_dir, inventory, trainee)
     if not ok:
-        print(f"\nThe solution failed on what the host has now; the failing task is above, "
-              f"its output in {run_dir}. `glancelab lab start {lab.number}` starts over.")
+        print("\n" + _("The solution failed on what the host has now; the failing task is "
+                       "above, its output in {run_dir}. `glancelab lab start {number}` starts "
+                       "over.").format(run_dir=run_dir, number=lab.number))
         return 1
     trainee.record(lab, state="solved", solved_at=now_iso())
-    print(f"solution played in {seconds:.1f}s; `glancelab lab grade {lab.number}` checks it")
+    print(_("solution played in {seconds} s; `glancelab lab grade {number}` checks it").format(
+        seconds=f"{seconds:.1f}", number=lab.number))
     return 0
 
 
@@ -76,8 +99,8 @@ def finish(lab: Lab, trainee: Trainee) -> int:
     if os.path.exists(trainee.inventory(lab)):
         os.unlink(trainee.inventory(lab))
     trainee.record(lab, state="finished", finished_at=now_iso())
-    print(f"lab {lab.number} finished; its attempts stay in "
-          f"{os.path.join(trainee.lab_dir(lab), 'attempts')}")
+    print(_("lab {number} finished; its attempts stay in {path}").format(
+        number=lab.number, path=os.path.join(trainee.lab_dir(lab), "attempts")))
     return 0
 
 
@@ -96,23 +119,36 @@ def run(lab: Lab, trainee: Trainee) -> int:
 
 
 def status(trainee: Trainee, out=sys.stdout) -> int:
-    print(f"lab home {trainee.home}, slot {trainee.slot} "
-          f"(hosts on {trainee.address('127.0.0.0').rsplit('.', 1)[0]}.x)", file=out)
+    print(_("lab home {home}, slot {slot} (hosts on {network}.x)").format(
+        home=trainee.home, slot=trainee.slot,
+        network=trainee.address("127.0.0.0").rsplit(".", 1)[0]), file=out)
     for lab in all_labs():
         state = trainee.state(lab)
         score = ""
         if state.get("score"):
-            score = f"score {state['score']}, graded {age(state.get('graded_at'))}"
-        print(f"{lab.number:<5} {state['state']:<12} {score:<30} {lab.title['en']}", file=out)
+            score = _("score {score}, graded {age}").format(score=state["score"],
+                                                         age=age(state.get("graded_at")))
+        print(f"{lab.number:<5} {state_name(state['state']):<14} {score:<34} {lab.title_in()}",
+              file=out)
     return 0
+
+
+def state_name(state: str) -> str:
+    """A lab's state as the trainee reads it."""
+    return {"not started": _("not started"), "starting": _("starting"),
+            "started": _("started"), "start failed": _("start failed"),
+            "graded": _("graded"), "solved": _("solved"), "finished": _("finished"),
+            "reset": _("reset")}.get(state, state)
 
 
 def ssh(lab: Lab, trainee: Trainee, host: str | None, command: list[str]) -> int:
     name = host or next(iter(lab.hosts))
     if name not in lab.hosts:
-        raise LabError(f"lab {lab.number} has no host {name}; its hosts: {', '.join(lab.hosts)}")
+        raise LabError(_("lab {number} has no host {host}; its hosts: {hosts}").format(
+            number=lab.number, host=name, hosts=", ".join(lab.hosts)))
     if not hosts.host_is_up(lab, trainee, name):
-        raise LabError(f"{name} is not up: run `glancelab lab start {lab.number}`")
+        raise LabError(_("{host} is not up: run `glancelab lab start {number}`").format(
+            host=name, number=lab.number))
     script = home().script("labhost")
     os.environ["GLANCELAB_LABHOSTS"] = trainee.hosts_dir
     os.execv(script, [script, "ssh", name, *command])

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 
+from glancelab_toolkit.i18n import _
 from glancelab_toolkit.labs import hosts
 from glancelab_toolkit.labs.spec import all_labs, home
 from glancelab_toolkit.labs.trainee import Trainee
@@ -16,54 +17,55 @@ from glancelab_toolkit.labs.trainee import Trainee
 
 def _root():
     if os.geteuid() != 0:
-        return "lab hosts are namespaces made by root", "run the labs as root: sudo -i"
+        return _("lab hosts are namespaces made by root"), _("run the labs as root: sudo -i")
 
 
 def _namespaces():
     if not shutil.which("unshare"):
-        return "unshare is missing", "apt-get install -y util-linux"
+        return _("unshare is missing"), "apt-get install -y util-linux"
     done = subprocess.run(["unshare", "--mount", "--uts", "--pid", "--fork", "true"],
                           capture_output=True, text=True)
     if done.returncode:
-        return (f"cannot make mount/PID namespaces ({done.stderr.strip()})",
-                "run on a host or a privileged container (labs need CAP_SYS_ADMIN)")
+        return (_("cannot make mount/PID namespaces ({error})").format(
+                    error=done.stderr.strip()),
+                _("run on a host or a privileged container (labs need CAP_SYS_ADMIN)"))
 
 
 def _overlayfs():
     with open("/proc/filesystems") as handle:
         if "overlay" not in handle.read():
-            return "the kernel has no overlayfs", "modprobe overlay"
+            return _("the kernel has no overlayfs"), "modprobe overlay"
 
 
 def _sshd():
     if not os.path.exists("/usr/sbin/sshd"):
-        return "sshd is missing (lab hosts are reached over SSH)", \
+        return _("sshd is missing (lab hosts are reached over SSH)"), \
             "apt-get install -y --no-install-recommends openssh-server"
 
 
 def _host_python():
     if subprocess.run(["/usr/bin/python3", "-c", "import ensurepip, venv"],
                       capture_output=True).returncode:
-        return "/usr/bin/python3 cannot make virtualenvs (lab hosts install into one)", \
+        return _("/usr/bin/python3 cannot make virtualenvs (lab hosts install into one)"), \
             "apt-get install -y python3-venv"
 
 
 def _curl():
     if not shutil.which("curl"):
-        return "curl is missing (the guides and the grader use it on the hosts)", \
+        return _("curl is missing (the guides and the grader use it on the hosts)"), \
             "apt-get install -y curl"
 
 
 def _haproxy():
     # lab hosts see this machine's programs: lab 2.8 runs HAProxy on one
     if not os.path.exists("/usr/sbin/haproxy"):
-        return "haproxy is missing (lab 2.8 puts it in front of two API nodes)", \
-            "apt-get install -y --no-install-recommends haproxy   (or: make labs)"
+        return _("haproxy is missing (lab 2.8 puts it in front of two API nodes)"), \
+            "apt-get install -y --no-install-recommends haproxy   " + _("(or: make labs)")
 
 
 def _loop_devices():
     if not os.path.exists("/dev/loop-control"):
-        return "no loop devices (lab 2.5's LVM variant puts a volume group on one)", \
+        return _("no loop devices (lab 2.5's LVM variant puts a volume group on one)"), \
             "modprobe loop"
 
 
@@ -71,8 +73,8 @@ def _toolkit():
     missing = [name for name in ("ansible_runner", "testinfra", "yaml")
                if importlib.util.find_spec(name) is None]
     if missing:
-        return f"this Python lacks {', '.join(missing)}", \
-            f"{sys.executable} -m pip install 'glancelab[labs]'   (or: make labs)"
+        return _("this Python lacks {modules}").format(modules=", ".join(missing)), \
+            f"{sys.executable} -m pip install 'glancelab[labs]'   " + _("(or: make labs)")
 
 
 def _keystone():
@@ -81,8 +83,8 @@ def _keystone():
     keystone = os.path.join(os.path.dirname(os.path.dirname(installer)), ".venv-keystone",
                             "bin", "keystone-manage")
     if not os.path.exists(keystone):
-        return "Keystone is not installed (every lab's API asks a Keystone)", \
-            f"{installer}   (or: make labs)"
+        return _("Keystone is not installed (every lab's API asks a Keystone)"), \
+            f"{installer}   " + _("(or: make labs)")
 
 
 def _free_addresses():
@@ -101,9 +103,10 @@ def _free_addresses():
                 except OSError:
                     taken.append(f"{address}:22 ({lab.number} {name})")
     if taken:
-        return f"addresses of your lab hosts are taken by something else: {', '.join(taken)}", \
-            f"stop what listens there, or use another lab home: GLANCELAB_LAB_HOME=DIR " \
-            f"(slot {trainee.slot} is yours now)"
+        return _("addresses of your lab hosts are taken by something else: {addresses}")\
+            .format(addresses=", ".join(taken)), \
+            _("stop what listens there, or use another lab home: GLANCELAB_LAB_HOME=DIR "
+              "(slot {slot} is yours now)").format(slot=trainee.slot)
 
 
 CHECKS = [("root", _root), ("namespaces", _namespaces), ("overlayfs", _overlayfs),
@@ -114,14 +117,16 @@ CHECKS = [("root", _root), ("namespaces", _namespaces), ("overlayfs", _overlayfs
 
 def doctor(out=sys.stdout) -> int:
     problems = 0
+    ok, missing, fix_label = _("ok"), _("MISSING"), _("fix:")
     for name, check in CHECKS:
         found = check()
         if found is None:
-            print(f"  ok       {name}", file=out)
+            print(f"  {ok:<9}{name}", file=out)
         else:
             problems += 1
             problem, fix = found
-            print(f"  MISSING  {name}: {problem}\n           fix: {fix}", file=out)
-    print("this machine can run the labs" if not problems else
-          f"{problems} thing(s) to fix before `glancelab lab start`", file=out)
+            print(f"  {missing:<9}{name}: {problem}\n{'':11}{fix_label} {fix}", file=out)
+    print(_("this machine can run the labs") if not problems else
+          _("{count} thing(s) to fix before `glancelab lab start`").format(count=problems),
+          file=out)
     return 1 if problems else 0

@@ -9,6 +9,7 @@ import sys
 
 import yaml
 
+from glancelab_toolkit.i18n import _
 from glancelab_toolkit.labs.spec import Lab, LabError, all_labs, home
 from glancelab_toolkit.labs.trainee import Trainee
 
@@ -24,8 +25,9 @@ def labhost(trainee: Trainee, *args: str, check: bool = True) -> subprocess.Comp
     result = subprocess.run([home().script("labhost"), *args], capture_output=True, text=True,
                             env={**os.environ, "GLANCELAB_LABHOSTS": trainee.hosts_dir})
     if check and result.returncode:
-        raise LabError(f"labhost {' '.join(args)} failed: {result.stderr.strip()[-1500:]}\n"
-                       "`glancelab lab doctor` shows what this machine lacks")
+        raise LabError(_("labhost {command} failed: {error}").format(
+            command=" ".join(args), error=result.stderr.strip()[-1500:]) + "\n"
+            + _("`glancelab lab doctor` shows what this machine lacks"))
     return result
 
 
@@ -60,11 +62,13 @@ def start_services(lab: Lab, trainee: Trainee) -> dict[str, str]:
                                  _service_state(trainee, name), str(port)],
                                 capture_output=True, text=True, env=environ)
         if result.returncode:
-            raise LabError(f"{name}-up failed: {result.stderr.strip()[-1000:]}")
+            raise LabError(_("{service}-up failed: {error}").format(
+                service=name, error=result.stderr.strip()[-1000:]))
         for assignment in result.stdout.split("export", 1)[1].split():
-            key, _, value = assignment.partition("=")
+            key, _equals, value = assignment.partition("=")
             variables[f"lab_{key.lower()}"] = value
-        print(f"{name} is up on 127.0.0.1:{port}", flush=True)
+        print(_("{service} is up on 127.0.0.1:{port}").format(service=name, port=port),
+              flush=True)
     return variables
 
 
@@ -115,7 +119,8 @@ def write_inventory(lab: Lab, trainee: Trainee, extra_vars: dict) -> str:
 def saved_inventory(lab: Lab, trainee: Trainee) -> str:
     path = trainee.inventory(lab)
     if not os.path.exists(path):
-        raise LabError(f"lab {lab.number} is not started: run `glancelab lab start {lab.number}`")
+        raise LabError(_("lab {number} is not started: run `glancelab lab start {number}`")
+                       .format(number=lab.number))
     return path
 
 
@@ -128,20 +133,20 @@ def wheelhouse() -> str:
     if os.environ.get("GLANCELAB_WHEELHOUSE"):
         return os.environ["GLANCELAB_WHEELHOUSE"]
     if not home().checkout:
-        raise LabError("lab hosts install glancelab from wheels: run `pip wheel "
-                       "'glancelab[clients]' -w DIR` where an index is reachable, then set "
-                       "GLANCELAB_WHEELHOUSE=DIR")
+        raise LabError(_("lab hosts install glancelab from wheels: run `pip wheel "
+                         "'glancelab[clients]' -w DIR` where an index is reachable, then set "
+                         "GLANCELAB_WHEELHOUSE=DIR"))
     path = home().state_path("labs", "wheelhouse")
     stamp = os.path.join(path, ".built")
     # built for these dependencies: a checkout that changed them builds the wheels again
     wanted = _dependencies_digest(home().content)
     if _read(stamp) != wanted:
-        print("building the wheels lab hosts install (glancelab, glance and openstack CLIs); "
-              "once, a minute or two...", flush=True)
+        print(_("building the wheels lab hosts install (glancelab, glance and openstack "
+                "CLIs); once, a minute or two..."), flush=True)
         built = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--wheel-dir", path,
                                 f"{home().content}[clients]"], capture_output=True, text=True)
         if built.returncode:
-            raise LabError(f"building the wheels failed:\n{built.stderr[-2000:]}")
+            raise LabError(_("building the wheels failed:") + f"\n{built.stderr[-2000:]}")
         with open(stamp, "w") as handle:
             handle.write(wanted)
     return path

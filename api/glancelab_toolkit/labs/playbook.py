@@ -6,6 +6,7 @@ import os
 import sys
 import time
 
+from glancelab_toolkit.i18n import _
 from glancelab_toolkit.labs.spec import home
 from glancelab_toolkit.labs.trainee import Trainee
 
@@ -21,16 +22,16 @@ class Progress:
         kind, data = event.get("event"), event.get("event_data", {})
         stamp = f"{time.monotonic() - self.started:6.1f}s"
         if kind == "playbook_on_play_start":
-            self._print(f"{stamp}  PLAY  {data.get('play', '')}")
+            self._print(f"{stamp}  " + _("PLAY") + f"  {data.get('play', '')}")
         elif kind in ("runner_on_ok", "runner_on_failed", "runner_on_unreachable",
                       "runner_on_skipped"):
             result = data.get("res", {}) or {}
-            status = {"runner_on_failed": "FAILED", "runner_on_unreachable": "UNREACHABLE",
-                      "runner_on_skipped": "skipped"}.get(kind)
+            status = {"runner_on_failed": _("FAILED"), "runner_on_unreachable": _("UNREACHABLE"),
+                      "runner_on_skipped": _("skipped")}.get(kind)
             if status is None:
-                status = "changed" if result.get("changed") else "ok"
+                status = _("changed") if result.get("changed") else _("ok")
             line = f"{stamp}  {data.get('host', '?'):<10} {status:<11} {data.get('task', '')}"
-            if status in ("FAILED", "UNREACHABLE"):
+            if kind in ("runner_on_failed", "runner_on_unreachable"):
                 line += f"\n{'':>20}{result.get('msg') or result.get('stderr') or ''}"
             self._print(line)
         return True

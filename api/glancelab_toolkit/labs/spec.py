@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 
 import yaml
 
 from glancelab_toolkit.home import Home, locate
+from glancelab_toolkit.i18n import _, chosen
 
 
 class LabError(Exception):
@@ -49,14 +51,28 @@ class Lab:
                    solution=spec["solution"], variables=spec.get("vars", {}),
                    services=spec.get("services", []))
 
+    def title_in(self, lang: str | None = None) -> str:
+        """The title in the trainee's language (lab.yml holds both)."""
+        return self.title.get(chosen(lang)) or self.title["en"]
+
     @property
     def checks(self) -> str:
         return os.path.join(self.path, "checks")
 
-    def guide(self, lang: str) -> str:
-        path = os.path.join(self.path, f"guide.{lang}.md")
+    def checked_steps(self) -> list[str]:
+        """The guide's steps that have checks of their own (`@check(step=N, ...)`)."""
+        found: set[int] = set()
+        for name in sorted(os.listdir(self.checks)):
+            if name.endswith(".py"):
+                with open(os.path.join(self.checks, name)) as handle:
+                    found.update(int(n) for n in re.findall(r"@check\(step=(\d+)", handle.read()))
+        return [str(n) for n in sorted(found)]
+
+    def guide(self, lang: str | None = None) -> str:
+        path = os.path.join(self.path, f"guide.{chosen(lang)}.md")
         if not os.path.exists(path):
-            raise LabError(f"lab {self.number} has no guide in '{lang}'; use en or vi")
+            raise LabError(_("lab {number} has no guide in '{lang}'; use en or vi").format(
+                number=self.number, lang=chosen(lang)))
         with open(path) as handle:
             return handle.read()
 
@@ -71,4 +87,4 @@ def find(number: str) -> Lab:
     for lab in all_labs():
         if number in (lab.number, lab.slug, lab.slug.split("-", 1)[0]):
             return lab
-    raise LabError(f"no lab {number}; `glancelab lab list` shows them")
+    raise LabError(_("no lab {number}; `glancelab lab list` shows them").format(number=number))

@@ -31,6 +31,7 @@ import os
 import tempfile
 import time
 
+from glancelab_toolkit.i18n import _
 from glancelab_toolkit.labs.spec import Lab, LabError
 
 SLOTS_DIR = os.environ.get("GLANCELAB_LAB_SLOTS", "/tmp/glancelab-lab-slots")
@@ -108,7 +109,8 @@ class Trainee:
         """A lab host's address in this trainee's block (slot 0: the one lab.yml gives)."""
         octets = declared.split(".")
         if len(octets) != 4 or octets[0] != "127":
-            raise LabError(f"lab host address {declared} is not a loopback address")
+            raise LabError(_("lab host address {address} is not a loopback address").format(
+                address=declared))
         return f"127.{self.slot}.{octets[2]}.{octets[3]}" if self.slot else declared
 
     def hosts(self, lab: Lab) -> dict[str, str]:
@@ -168,8 +170,10 @@ def claim_slot(home: str) -> int:
         if _take(slot, home):
             break
     else:
-        raise LabError(f"all {MAX_SLOTS} lab slots of this machine are taken (see {SLOTS_DIR}); "
-                       "`glancelab lab finish --all` in a lab home you no longer use frees one")
+        raise LabError(_("all {count} lab slots of this machine are taken (see {directory}); "
+                         "in a lab home you no longer use, `glancelab lab finish` each of its "
+                         "labs, then delete that directory: its slot is free again").format(
+                             count=MAX_SLOTS, directory=SLOTS_DIR))
     with open(mine, "w") as handle:
         handle.write(str(slot))
     return slot
@@ -225,7 +229,8 @@ def age(iso: str | None) -> str:
         seconds = time.time() - datetime.datetime.fromisoformat(iso).timestamp()
     except ValueError:
         return iso
-    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+    for unit, size in ((_("{count} d ago"), 86400), (_("{count} h ago"), 3600),
+                       (_("{count} min ago"), 60)):
         if seconds >= size:
-            return f"{int(seconds // size)} {unit} ago"
-    return "just now"
+            return unit.format(count=int(seconds // size))
+    return _("just now")
