@@ -58,3 +58,23 @@ def test_a_missing_or_stale_file_is_no_error(tmp_path):
     assert _stop(tmp_path / "none.pid", "x").returncode == 0
     (tmp_path / "dead.pid").write_text("999999999\n")
     assert _stop(tmp_path / "dead.pid", "x").returncode == 0
+
+
+def test_keystone_up_never_takes_a_keystone_it_did_not_start(tmp_path):
+    """Something else answering on the lab Keystone's port is refused, not reused (its
+    users and passwords are not the lab's)."""
+    import http.server
+    import threading
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        port = server.server_address[1]
+        done = subprocess.run([os.path.join(ROOT, "scripts", "services", "keystone-up"),
+                               str(tmp_path / "keystone"), str(port)], capture_output=True,
+                              text=True, timeout=60)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert done.returncode == 1 and done.stdout == ""
+    assert f"something else answers on 127.0.0.1:{port}" in done.stderr

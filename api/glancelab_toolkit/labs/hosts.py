@@ -111,7 +111,9 @@ def write_inventory(lab: Lab, trainee: Trainee, extra_vars: dict) -> str:
             for name, address in trainee.hosts(lab).items()}}}}}
     path = trainee.inventory(lab)
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w") as handle:
+    # 0600: it holds the lab Keystone's passwords
+    with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as handle:
+        os.fchmod(handle.fileno(), 0o600)  # an inventory written before, with another mode
         yaml.safe_dump(inventory, handle)
     return path
 
