@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: run labs test install install-test bench messages clean
+.PHONY: run labs test install install-test bench messages sample-image clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,10 @@ bench: install-test
 	$(BIN)/python bench/cluster_soak.py
 	$(BIN)/python bench/list_scale.py
 	$(BIN)/python bench/vs_glance.py  # installs Glance 33 into .venv-glance the first time
+
+## sample.qcow2: a small real qcow2 image (qemu-img) for the README's client examples
+sample-image:
+	scripts/make-sample-image sample.qcow2
 
 ## The lab tooling's messages: extracted from the code, merged into each catalogue
 # (api/glancelab_toolkit/locale/LANG/LC_MESSAGES/glancelab.po; translate the empty ones)

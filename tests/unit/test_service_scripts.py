@@ -110,3 +110,14 @@ def test_a_busy_port_is_named_with_the_option_that_moves_it(node, tmp_path):
     assert f"127.0.0.1:{port} is already in use by another program" in failed.stdout
     assert "bind_port" in failed.stdout and "Traceback" not in failed.stdout
     assert "Retrying" not in failed.stdout  # gunicorn's own loop never began
+
+
+def test_the_sample_image_is_a_real_qcow2_that_glance_would_accept(tmp_path):
+    """`make sample-image`: what the README uploads, inspected as Glance inspects uploads."""
+    from oslo_utils.imageutils import format_inspector
+    out = tmp_path / "sample.qcow2"
+    subprocess.run([os.path.join(ROOT, "scripts", "make-sample-image"), str(out)], check=True,
+                   capture_output=True, timeout=60)
+    inspector = format_inspector.detect_file_format(str(out))
+    assert str(inspector) == "qcow2" and inspector.virtual_size == 16 * 1024 * 1024
+    inspector.safety_check()  # no backing file, no data file: raises if unsafe
