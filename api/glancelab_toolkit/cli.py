@@ -48,7 +48,8 @@ def cmd_lab(args) -> int:
             return cycle.status(Trainee.current())
         lab = spec.find(args.number)
         if command == "guide":
-            print(lab.guide())
+            from glancelab_toolkit.labs.terminal import show_guide
+            show_guide(lab.guide(), raw=args.raw)
             return 0
         trainee = Trainee.current()
         if command == "ssh":
@@ -135,8 +136,9 @@ def add_commands(sub) -> list[argparse.ArgumentParser]:
     lab_sub.add_parser("list", help="the labs, with your hosts' addresses")
     lab_sub.add_parser("status", help="where you are in every lab, and your last scores")
     lab_sub.add_parser("doctor", help="what this machine lacks to run the labs")
-    guide = lab_sub.add_parser("guide", help="a lab's guide")
+    guide = lab_sub.add_parser("guide", help="a lab's guide (rendered on a terminal)")
     guide.add_argument("number")
+    guide.add_argument("--raw", action="store_true", help="the Markdown itself")
     for name, text in (("start", "fresh hosts in the exercise's starting state"),
                        ("grade", "check your work: PASS/FAIL per item, with hints"),
                        ("check", "check one step of the guide (without STEP: grade)"),

@@ -105,3 +105,32 @@ def test_a_closed_pipe_ends_a_listing_quietly(lab_env):
     finally:
         os.close(writer)
     assert piped.returncode == 0 and piped.stderr == "", piped.stderr
+
+
+def test_a_guide_is_rendered_on_a_terminal_and_markdown_when_piped(lab_env):
+    import pty
+    piped = run(lab_env, "guide", "2.1", "--lang", "vi")
+    assert piped.stdout.startswith("# Bài 2.1")  # the Markdown itself: commands copy exactly
+    controller, terminal = pty.openpty()
+    try:
+        shown = subprocess.run([GLANCELAB, "lab", "guide", "2.1"], cwd=ROOT, timeout=60,
+                               env={**lab_env, "COLUMNS": "200", "TERM": "xterm"},
+                               stdout=terminal, stderr=subprocess.PIPE)
+        os.close(terminal)
+        rendered = b""
+        while True:
+            try:
+                chunk = os.read(controller, 65536)
+            except OSError:  # the terminal's other end is closed: all is read
+                break
+            if not chunk:
+                break
+            rendered += chunk
+    finally:
+        os.close(controller)
+    text = rendered.decode()
+    assert shown.returncode == 0, shown.stderr
+    assert "\x1b[" in text and "Lab 2.1 — Move the image store" in text
+    assert "# Lab 2.1" not in text and "```" not in text
+    # a command of the guide stays on one line
+    assert "mkdir -p /srv/glance/images && chown glance:glance /srv/glance/images" in text
