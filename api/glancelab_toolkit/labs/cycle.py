@@ -19,9 +19,10 @@ def start(lab: Lab, trainee: Trainee) -> int:
     """Fresh hosts brought to the exercise's starting state, then what to do next."""
     trainee.record(lab, state="starting", started_at=now_iso())
     services = hosts.start_services(lab, trainee)
-    hosts.start_hosts(lab, trainee, fresh=True)
+    wheels = hosts.wheelhouse()
+    hosts.start_hosts(lab, trainee, fresh=True, wheels=wheels)
     inventory = hosts.write_inventory(lab, trainee, {
-        "glancelab_api_wheelhouse": hosts.wheelhouse(), **services})
+        "glancelab_api_wheelhouse": wheels, **services})
     run_dir = trainee.new_run_dir(lab, "start")
     print(_("Lab {number}: {title} — preparing the starting state").format(
         number=lab.number, title=lab.title_in()), flush=True)

@@ -21,9 +21,13 @@ SERVICE_PORTS = {"keystone": 15000, "postgres": 15432, "s3": 18333, "ceph": 1678
 SHARED_SERVICES = ("keystone",)
 
 
-def labhost(trainee: Trainee, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+def labhost(trainee: Trainee, *args: str, check: bool = True,
+            share: str = "") -> subprocess.CompletedProcess:
+    """scripts/labhost; `share`: a directory of this machine the hosts it starts read where
+    it is (the wheels, even under /tmp: no copy to each host)."""
     result = subprocess.run([home().script("labhost"), *args], capture_output=True, text=True,
-                            env={**os.environ, "GLANCELAB_LABHOSTS": trainee.hosts_dir})
+                            env={**os.environ, "GLANCELAB_LABHOSTS": trainee.hosts_dir,
+                                 "GLANCELAB_LABHOST_SHARE": share})
     if check and result.returncode:
         raise LabError(_("labhost {command} failed: {error}").format(
             command=" ".join(args), error=result.stderr.strip()[-1500:]) + "\n"
@@ -31,13 +35,13 @@ def labhost(trainee: Trainee, *args: str, check: bool = True) -> subprocess.Comp
     return result
 
 
-def start_hosts(lab: Lab, trainee: Trainee, fresh: bool) -> None:
-    """Each host up; `fresh` first throws away whatever was done on it."""
+def start_hosts(lab: Lab, trainee: Trainee, fresh: bool, wheels: str = "") -> None:
+    """Each host up, seeing `wheels`; `fresh` first throws away whatever was done on it."""
     labhost(trainee, "init")
     for name, address in trainee.hosts(lab).items():
         if fresh:
             labhost(trainee, "destroy", name)
-        print(labhost(trainee, "up", name, address).stdout.strip(), flush=True)
+        print(labhost(trainee, "up", name, address, share=wheels).stdout.strip(), flush=True)
 
 
 def destroy_hosts(lab: Lab, trainee: Trainee) -> None:
