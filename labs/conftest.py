@@ -148,6 +148,12 @@ def setting(host, section: str, key: str) -> str | None:
     return result.stdout.strip()
 
 
+def set_then_restart(assignment: str, section: str) -> str:
+    """The fix that writes one setting: `key = value` in [section] of glance-api.conf."""
+    return _("set {setting} in {section} of {file}, then {command}").format(
+        setting=assignment, section=section, file=CONF, command=f"{SERVICE} restart")
+
+
 def normalized(path: str | None) -> str:
     return os.path.normpath(path) if path else ""
 
@@ -177,20 +183,20 @@ class Keystone:
         body = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
             "name": "admin", "domain": {"id": "default"}, "password": self.password}}},
             "scope": {"project": {"name": project, "domain": {"id": "default"}}}}}
-        headers, _ = self._call("POST", "/auth/tokens", body, token=None)
+        headers, _body = self._call("POST", "/auth/tokens", body, token=None)
         return headers["X-Subject-Token"]
 
     def _join(self, project: str) -> None:
         admin = self.token("admin")
-        _, found = self._call("GET", f"/projects?name={project}", token=admin)
+        _headers, found = self._call("GET", f"/projects?name={project}", token=admin)
         if found["projects"]:
             project_id = found["projects"][0]["id"]
         else:
-            _, made = self._call("POST", "/projects", {"project": {
+            _headers, made = self._call("POST", "/projects", {"project": {
                 "name": project, "domain_id": "default"}}, token=admin)
             project_id = made["project"]["id"]
-        _, users = self._call("GET", "/users?name=admin", token=admin)
-        _, roles = self._call("GET", "/roles?name=member", token=admin)
+        _headers, users = self._call("GET", "/users?name=admin", token=admin)
+        _headers, roles = self._call("GET", "/roles?name=member", token=admin)
         self._call("PUT", f"/projects/{project_id}/users/{users['users'][0]['id']}/roles/"
                           f"{roles['roles'][0]['id']}", token=admin)
 
@@ -238,7 +244,7 @@ class Api:
         result = self.host.run(command)
         if result.rc in (7, 28, 52, 56):  # refused, timed out, empty reply, reset
             raise self._down()
-        body, _, status = result.stdout.rpartition("\n")
+        body, _newline, status = result.stdout.rpartition("\n")
         return int(status or 0), body
 
     def json(self, path: str, *curl_args: str, project: str = "admin"):

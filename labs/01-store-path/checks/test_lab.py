@@ -2,7 +2,7 @@
 
 import hashlib
 
-from conftest import SERVICE, check, expect, need, normalized, setting
+from conftest import check, expect, need, normalized, set_then_restart, setting
 
 from glancelab_toolkit.i18n import _
 
@@ -60,9 +60,7 @@ def test_glancelab_reads_the_new_directory(host):
            _("filesystem_store_datadir is {value} as glancelab reads it (the file, then "
              "glance-api.conf.d/ in name order, the last one wins)").format(
                value=value or _("unset")),
-           _("set {setting} in {section} of {file}, then {command}").format(
-               setting=f"filesystem_store_datadir = {NEW}", section="[glance_store]",
-               file="/etc/glance/glance-api.conf", command=f"{SERVICE} restart"),
+           set_then_restart(f"filesystem_store_datadir = {NEW}", "[glance_store]"),
            _("`glancelab config get glance_store filesystem_store_datadir` shows the value "
              "that counts; a snippet in glance-api.conf.d/ may win over the file"))
 
