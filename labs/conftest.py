@@ -73,11 +73,12 @@ def pytest_collection_modifyitems(config, items):
     items[:] = keep
 
 
-def check(step: int, title: str):
-    """A check of step `step` of the guide, named `title` in the grade (in the trainee's
-    language: pass it through _())."""
+def check(title: str, step: int | None = None):
+    """A check named `title` in the grade (in the trainee's language: pass it through
+    _()), of step `step` of the guide (a troubleshooting lab's guide has no steps)."""
     def mark(function):
-        return pytest.mark.title(title)(pytest.mark.step(step)(function))
+        function = pytest.mark.title(title)(function)
+        return function if step is None else pytest.mark.step(step)(function)
     return mark
 
 
@@ -321,6 +322,67 @@ def api(host):
         host=api.name, status=status, message=_message(body)), f"tail -n 20 {API_LOG}",
          _("/healthcheck names what it misses: the database, a store"))
     return api
+
+
+# -- shared checks ---------------------------------------------------------------------------
+
+CACHE_DIR = "/var/lib/glance/image-cache"
+
+
+def expect_the_second_download_from_the_cache(api, name: str) -> None:
+    """A fresh image downloaded twice: cached by the first download, served by the cache
+    the second time (hits = 1)."""
+    import time
+    image_id = api.create_image(name)
+    try:
+        status, message = api.upload(image_id, "head -c 1048576 /dev/urandom")
+        need(status == 204, _("uploading a test image answered {status}: {message}").format(
+                 status=status, message=message), f"tail -n 20 {API_LOG}",
+             _("the API's log says why it answered so"))
+        first = api.download_md5(image_id)
+        need(first is not None, _("the test image does not download"), f"tail -n 20 {API_LOG}",
+             _("the API's log says why it answered so"))
+        cached = []
+        for _attempt in range(50):
+            status, body = api.request("GET", "/v2/cache")
+            need(status == 200, _("GET /v2/cache answered {status}: the running API has no "
+                                  "cache").format(status=status),
+                 set_then_restart(f"image_cache_dir = {CACHE_DIR}", "[DEFAULT]"),
+                 _("the cache is on when [DEFAULT] names its directory; `glancelab config "
+                   "get DEFAULT image_cache_dir` shows what counts"))
+            cached = json.loads(body)["cached_images"]
+            if any(c["image_id"] == image_id for c in cached):
+                break
+            time.sleep(0.1)
+        entry = next((c for c in cached if c["image_id"] == image_id), None)
+        need(entry is not None, _("a downloaded image was not cached: the running API has no "
+                                  "cache, or cannot write to it"),
+             f"chown glance:glance {CACHE_DIR} && chmod 0750 {CACHE_DIR}; {SERVICE} restart",
+             _("the API's log names a cache it cannot write"))
+        expect(api.download_md5(image_id) == first, _("the cached copy differs from the image"),
+               f"glancelab cache delete {image_id}",
+               _("a damaged cache file is dropped; `glancelab cache list` shows the copies"))
+        entry = next(c for c in api.json("/v2/cache")["cached_images"]
+                     if c["image_id"] == image_id)
+        expect(entry["hits"] == 1, _("hits = {hits}: the second download did not use the "
+                                     "cache").format(hits=entry["hits"]), f"{SERVICE} restart",
+               _("`curl -s $OS_ENDPOINT/v2/cache` shows each copy's hits"))
+    finally:
+        api.delete(image_id)
+
+
+def expect_downloads_byte_exact(api, name: str, data: bytes) -> None:
+    """An image that existed before the fault: still there, its bytes unchanged."""
+    import hashlib
+    image = api.find_image(name)
+    need(image is not None, _("the image {name} is gone (deleted, or the database "
+                              "replaced)").format(name=name),
+         _("on your machine: glancelab lab start {number}").format(number=LAB),
+         _("`glance image-list` shows the images the API knows"))
+    expect(api.download_md5(image["id"]) == hashlib.md5(data).hexdigest(),
+           _("{name} does not download, or its bytes changed").format(name=name),
+           f"tail -n 20 {API_LOG}",
+           _("the data of an image is its own: a fix must not lose or rewrite it"))
 
 
 # -- the report ------------------------------------------------------------------------------

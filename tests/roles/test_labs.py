@@ -228,6 +228,40 @@ def grade_a_blank_then_a_stopped_host(role_env, number, host):
     assert "PASS" not in down
 
 
+# Troubleshooting labs start broken: (host, what the first grade must say, the fix a
+# trainee types on the host)
+TROUBLESHOOTING = {
+    "3.1": ("l31", ["/var/lib/glance/images is root:root mode 0700", "uploading answered 503"],
+            "chown glance:glance /var/lib/glance/images && chmod 0750 /var/lib/glance/images"),
+    "3.2": ("l32", ["image_cache_dir is unset: the cache is off", "not a key of [glance_store]"],
+            "sed -i 's/^\\[glance_store\\]$/[DEFAULT]/' /etc/glance/glance-api.conf.d/50-cache.conf"
+            f" && {SERVICE} restart"),
+}
+
+
+@pytest.mark.parametrize("number", sorted(TROUBLESHOOTING))
+def test_troubleshooting_lab_starts_broken_and_a_fix_by_hand_passes(role_env, number,
+                                                                     finished_after):
+    start = glancelab(role_env, "lab", "start", number)
+    assert start.returncode == 0, start.stdout[-5000:] + start.stderr[-2000:]
+    host, symptoms, fix = TROUBLESHOOTING[number]
+    broken = graded(role_env, number, False, "--lang", "en")
+    for words in symptoms:
+        assert words in broken, f"lab {number} should start broken with {words!r}:\n{broken}"
+    assert "hint:" in broken and "--show-fix" in broken
+    on_host(role_env, host, fix)
+    fixed = graded(role_env, number, True, "--lang", "en")
+    assert "the image that existed still downloads" in fixed  # nothing was lost
+    if number == "3.2":  # the written solution mends the same fault
+        on_host(role_env, host, "sed -i 's/^\\[DEFAULT\\]$/[glance_store]/' "
+                                "/etc/glance/glance-api.conf.d/50-cache.conf && "
+                                f"{SERVICE} restart")
+        graded(role_env, number, False)
+        solved = glancelab(role_env, "lab", "solve", number)
+        assert solved.returncode == 0, solved.stdout[-5000:] + solved.stderr[-2000:]
+        graded(role_env, number, True)
+
+
 def test_two_trainees_do_the_same_lab_at_once(role_env, tmp_path):
     trainees = [{**role_env, "GLANCELAB_LAB_HOME": str(tmp_path / name)} for name in ("an", "binh")]
     try:
@@ -255,7 +289,7 @@ def test_doctor_finds_nothing_missing_here(role_env):
 
 
 def test_guides_exist_in_both_languages(role_env):
-    for number in LABS:
+    for number in LABS + sorted(TROUBLESHOOTING):
         english = glancelab(role_env, "lab", "guide", number)
         vietnamese = glancelab(role_env, "lab", "guide", number, "--lang", "vi")
         assert english.returncode == 0 and english.stdout.startswith(f"# Lab {number}")

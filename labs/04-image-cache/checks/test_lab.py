@@ -1,9 +1,7 @@
 """Lab 2.4 checks: the cache is on, maintained from cron, and the second download hits it."""
 
-import time
-
-from conftest import API_LOG, SERVICE, check, expect, need, normalized, set_then_restart, \
-    setting
+from conftest import (check, expect, expect_the_second_download_from_the_cache, need,
+                      normalized, set_then_restart, setting)
 
 from glancelab_toolkit.i18n import _
 
@@ -53,33 +51,4 @@ def test_pruner_cleaner_and_prefetcher_are_scheduled(host):
 
 @check(step=5, title=_("the second download comes from the cache"))
 def test_the_second_download_comes_from_the_cache(api):
-    image_id = api.create_image("lab-2.4-cached")
-    try:
-        status, message = api.upload(image_id, "head -c 1048576 /dev/urandom")
-        need(status == 204, _("uploading a test image answered {status}: {message}").format(
-                 status=status, message=message), f"tail -n 20 {API_LOG}",
-             _("the API's log says why it answered so"))
-        first = api.download_md5(image_id)
-        need(first is not None, _("the test image does not download"), f"tail -n 20 {API_LOG}",
-             _("the API's log says why it answered so"))
-        cached = []
-        for _attempt in range(50):
-            cached = api.json("/v2/cache")["cached_images"]
-            if any(c["image_id"] == image_id for c in cached):
-                break
-            time.sleep(0.1)
-        entry = next((c for c in cached if c["image_id"] == image_id), None)
-        need(entry is not None, _("a downloaded image was not cached: the running API has no "
-                                  "cache, or cannot write to it"),
-             f"{OWN_IT}; {SERVICE} restart",
-             _("the API's log names a cache it cannot write"))
-        expect(api.download_md5(image_id) == first, _("the cached copy differs from the image"),
-               f"glancelab cache delete {image_id}",
-               _("a damaged cache file is dropped; `glancelab cache list` shows the copies"))
-        entry = next(c for c in api.json("/v2/cache")["cached_images"]
-                     if c["image_id"] == image_id)
-        expect(entry["hits"] == 1, _("hits = {hits}: the second download did not use the "
-                                     "cache").format(hits=entry["hits"]), f"{SERVICE} restart",
-               _("`curl -s $OS_ENDPOINT/v2/cache` shows each copy's hits"))
-    finally:
-        api.delete(image_id)
+    expect_the_second_download_from_the_cache(api, "lab-2.4-cached")
