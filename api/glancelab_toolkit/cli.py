@@ -46,6 +46,13 @@ def cmd_lab(args) -> int:
             return doctor.doctor()
         if command == "status":
             return cycle.status(Trainee.current())
+        if command == "exam":
+            from glancelab_toolkit.labs import exam
+            if args.action == "grade":
+                return exam.grade(exam.the_exam(), Trainee.current())
+            if args.action == "end":
+                return exam.end(Trainee.current())
+            return exam.begin(Trainee.current(), args.minutes)
         lab = spec.find(args.number)
         if command == "guide":
             from glancelab_toolkit.labs.terminal import show_guide
@@ -151,6 +158,10 @@ def add_commands(sub) -> list[argparse.ArgumentParser]:
     for name in ("grade", "check"):
         lab_sub.choices[name].add_argument("--show-fix", action="store_true",
                                            help="show each failed item's fix, not only a hint")
+    exam = lab_sub.add_parser("exam", help="the review exam: goals only, against the clock")
+    exam.add_argument("action", nargs="?", choices=["start", "grade", "end"], default="start",
+                      help="start (or show the goals and the time left), grade, end (hand in)")
+    exam.add_argument("--minutes", type=float, help="the time limit (a trainer's choice)")
     ssh = lab_sub.add_parser("ssh", help="a shell (or a command) on a lab host")
     ssh.add_argument("number")
     ssh.add_argument("host", nargs="?", help="default: the lab's first host")

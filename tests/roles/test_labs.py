@@ -262,6 +262,32 @@ def test_troubleshooting_lab_starts_broken_and_a_fix_by_hand_passes(role_env, nu
         graded(role_env, number, True)
 
 
+@pytest.mark.parametrize("number", ["exam"])
+def test_the_exam_hides_everything_but_met_goals_until_handed_in(role_env, number,
+                                                                   finished_after):
+    started = glancelab(role_env, "lab", "exam", "--minutes", "30")
+    assert started.returncode == 0, started.stdout[-5000:] + started.stderr[-2000:]
+    assert "1. The image store is in /srv/glance/images" in started.stdout
+    assert "Time left: 29 min" in started.stdout or "Time left: 30 min" in started.stdout
+    during = glancelab(role_env, "lab", "exam", "grade")
+    assert during.returncode == 1 and during.stdout.count("not met") == 3, during.stdout
+    for hidden in ("hint:", "fix:", "Score"):
+        assert hidden not in during.stdout, during.stdout
+    refused = glancelab(role_env, "lab", "solve", number)
+    assert refused.returncode == 2 and "the exam is running" in refused.stderr
+    again = glancelab(role_env, "lab", "exam", "--lang", "vi")  # the goals and the clock
+    assert "Thời gian còn lại" in again.stdout and "Kho image nằm ở" in again.stdout
+    ended = glancelab(role_env, "lab", "exam", "end")
+    assert ended.returncode == 1 and "Score: 0/3" in ended.stdout, ended.stdout
+    assert "fix: mkdir -p /srv/glance/images" in ended.stdout and "hint:" in ended.stdout
+    solved = glancelab(role_env, "lab", "solve", number)
+    assert solved.returncode == 0, solved.stdout[-5000:] + solved.stderr[-2000:]
+    final = glancelab(role_env, "lab", "exam", "grade")
+    assert final.returncode == 0 and "Score: 3/3" in final.stdout, final.stdout
+    status = glancelab(role_env, "lab", "status").stdout
+    assert any(line.startswith("exam") and "3/3" in line for line in status.splitlines())
+
+
 def test_two_trainees_do_the_same_lab_at_once(role_env, tmp_path):
     trainees = [{**role_env, "GLANCELAB_LAB_HOME": str(tmp_path / name)} for name in ("an", "binh")]
     try:

@@ -117,3 +117,18 @@ def test_a_fail_shows_the_hint_and_keeps_the_fix_back(monkeypatch):
     assert "fix: chmod 0750 /srv" not in shown(streaks=streak)
     streak = {("the directory", "l21"): FIX_AFTER}
     assert "fix: chmod 0750 /srv" in shown(streaks=streak)
+
+
+def test_the_exam_clock():
+    import datetime
+    from glancelab_toolkit.labs.exam import seconds_left, time_left
+    now = datetime.datetime(2026, 12, 6, 10, 0, tzinfo=datetime.timezone.utc)
+    deadline = (now + datetime.timedelta(minutes=45)).isoformat()
+    assert seconds_left({"state": "not started"}, now) is None
+    assert seconds_left({"state": "started", "exam_deadline": deadline}, now) == 45 * 60
+    later = now + datetime.timedelta(minutes=50)
+    assert seconds_left({"state": "started", "exam_deadline": deadline}, later) == 0
+    assert seconds_left({"state": "started", "exam_deadline": deadline, "handed_in": True},
+                        now) == 0
+    assert seconds_left({"state": "finished", "exam_deadline": deadline}, now) is None
+    assert "44 min 30 s" in time_left(44 * 60 + 30) and "Time is up" in time_left(0)

@@ -15,8 +15,8 @@ from glancelab_toolkit.labs.spec import Lab, LabError, all_labs, home
 from glancelab_toolkit.labs.trainee import Trainee, age, now_iso
 
 
-def start(lab: Lab, trainee: Trainee) -> int:
-    """Fresh hosts brought to the exercise's starting state, then what to do next."""
+def prepare(lab: Lab, trainee: Trainee) -> bool:
+    """Fresh hosts brought to the exercise's starting state; False (said why) if not."""
     trainee.record(lab, state="starting", started_at=now_iso())
     services = hosts.start_services(lab, trainee)
     wheels = hosts.wheelhouse()
@@ -32,8 +32,18 @@ def start(lab: Lab, trainee: Trainee) -> int:
         print("\n" + _("Preparing the lab failed; the failing task is above, its full output "
                        "in {run_dir}. `glancelab lab doctor` checks this machine; then start "
                        "again.").format(run_dir=run_dir))
-        return 1
+        return False
     trainee.record(lab, state="started")
+    return True
+
+
+def start(lab: Lab, trainee: Trainee) -> int:
+    """Fresh hosts brought to the exercise's starting state, then what to do next."""
+    if lab.exam_minutes is not None:
+        raise LabError(_("{number} is the review exam: `glancelab lab exam` starts it").format(
+            number=lab.number))
+    if not prepare(lab, trainee):
+        return 1
     where = ", ".join(_("{host} at {address}").format(host=name, address=address)
                       for name, address in trainee.hosts(lab).items())
     first = next(iter(lab.hosts))
@@ -51,6 +61,9 @@ def start(lab: Lab, trainee: Trainee) -> int:
 
 
 def grade(lab: Lab, trainee: Trainee, show_fix: bool = False) -> int:
+    if lab.exam_minutes is not None:
+        from glancelab_toolkit.labs import exam
+        return exam.grade(lab, trainee)
     inventory = hosts.saved_inventory(lab, trainee)
     print(_("Grading lab {number} on {hosts}...").format(
         number=lab.number, hosts=", ".join(trainee.hosts(lab))), flush=True)
@@ -77,6 +90,9 @@ def check(lab: Lab, trainee: Trainee, step: str, show_fix: bool = False) -> int:
 
 
 def solve(lab: Lab, trainee: Trainee) -> int:
+    if lab.exam_minutes is not None:
+        from glancelab_toolkit.labs import exam
+        exam.refuse_while_running(lab, trainee)
     inventory = hosts.saved_inventory(lab, trainee)
     run_dir = trainee.new_run_dir(lab, "solve")
     print(_("Lab {number}: playing the solution ({playbook})").format(

@@ -41,6 +41,8 @@ class Lab:
     solution: str        # playbook: the exercise done
     variables: dict
     services: list
+    exam_minutes: float | None = None  # a review exam: its time limit
+    goals: dict | None = None          # a review exam: {"en": [...], "vi": [...]}
 
     @classmethod
     def load(cls, path: str) -> "Lab":
@@ -49,7 +51,8 @@ class Lab:
         return cls(number=str(spec["number"]), slug=os.path.basename(path), path=path,
                    title=spec["title"], hosts=spec["hosts"], start=spec["start"],
                    solution=spec["solution"], variables=spec.get("vars", {}),
-                   services=spec.get("services", []))
+                   services=spec.get("services", []), exam_minutes=spec.get("exam_minutes"),
+                   goals=spec.get("goals"))
 
     def title_in(self, lang: str | None = None) -> str:
         """The title in the trainee's language (lab.yml holds both)."""
