@@ -134,3 +134,21 @@ def test_a_guide_is_rendered_on_a_terminal_and_markdown_when_piped(lab_env):
     assert "# Lab 2.1" not in text and "```" not in text
     # a command of the guide stays on one line
     assert "mkdir -p /srv/glance/images && chown glance:glance /srv/glance/images" in text
+
+
+def test_progress_names_plays_and_tasks_in_the_trainees_language(monkeypatch):
+    """The names of the roles' tasks are in the catalogue (babel.cfg's ansible extractor)."""
+    import io
+    from glancelab_toolkit.labs.playbook import Progress
+    monkeypatch.setenv("GLANCELAB_LANG", "vi")
+    out = io.StringIO()
+    progress = Progress(out)
+    progress({"event": "playbook_on_play_start", "event_data": {"play": "The API as installed"}})
+    progress({"event": "runner_on_ok", "event_data": {
+        "host": "l21", "task": "Install glancelab in its virtualenv", "res": {"changed": True}}})
+    progress({"event": "runner_on_ok", "event_data": {
+        "host": "l21", "task": "Write 50-cache.conf", "res": {}}})  # rendered: as it is
+    shown = out.getvalue()
+    assert "API như vừa cài đặt" in shown
+    assert "đã đổi" in shown and "Cài glancelab vào virtualenv của nó" in shown
+    assert "ổn" in shown and "Write 50-cache.conf" in shown

@@ -22,7 +22,7 @@ class Progress:
         kind, data = event.get("event"), event.get("event_data", {})
         stamp = f"{time.monotonic() - self.started:6.1f}s"
         if kind == "playbook_on_play_start":
-            self._print(f"{stamp}  " + _("PLAY") + f"  {data.get('play', '')}")
+            self._print(f"{stamp}  " + _("PLAY") + f"  {_(data.get('play', ''))}")
         elif kind in ("runner_on_ok", "runner_on_failed", "runner_on_unreachable",
                       "runner_on_skipped"):
             result = data.get("res", {}) or {}
@@ -30,7 +30,9 @@ class Progress:
                       "runner_on_skipped": _("skipped")}.get(kind)
             if status is None:
                 status = _("changed") if result.get("changed") else _("ok")
-            line = f"{stamp}  {data.get('host', '?'):<10} {status:<11} {data.get('task', '')}"
+            # the task's name in the trainee's language (babel.cfg extracts them)
+            task = _(data.get("task", "")) if data.get("task") else ""
+            line = f"{stamp}  {data.get('host', '?'):<10} {status:<11} {task}"
             if kind in ("runner_on_failed", "runner_on_unreachable"):
                 line += f"\n{'':>20}{result.get('msg') or result.get('stderr') or ''}"
             self._print(line)
