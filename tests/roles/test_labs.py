@@ -236,6 +236,8 @@ TROUBLESHOOTING = {
     "3.2": ("l32", ["image_cache_dir is unset: the cache is off", "not a key of [glance_store]"],
             "sed -i 's/^\\[glance_store\\]$/[DEFAULT]/' /etc/glance/glance-api.conf.d/50-cache.conf"
             f" && {SERVICE} restart"),
+    "3.3": ("l33", ["uploading 2 MiB answered 413", "has no room for the data"],
+            "rm /var/lib/glance/images/backup-2026-12-05.tar"),
 }
 
 
