@@ -326,7 +326,32 @@ def api(host):
 
 # -- shared checks ---------------------------------------------------------------------------
 
+def expect_a_directory_of_glance(host, path: str, made_where: str) -> None:
+    """`path` is a directory of the service's user, closed to others (0750); `made_where`
+    is the hint when it does not exist."""
+    directory = host.file(path)
+    need(directory.is_directory, _("{path} does not exist").format(path=path),
+         f"mkdir -p {path} && chown glance:glance {path} && chmod 0750 {path}", made_where)
+    expect((directory.user, directory.group, directory.mode) == ("glance", "glance", 0o750),
+           _("{path} is {owner} mode {mode}").format(
+               path=path, owner=f"{directory.user}:{directory.group}",
+               mode=f"{oct(directory.mode)[2:]:0>4}"),
+           f"chown glance:glance {path} && chmod 0750 {path}",
+           _("the API runs as glance: it must own the directory, closed to others "
+             "(`ls -ld {path}`)").format(path=path))
+
+
 CACHE_DIR = "/var/lib/glance/image-cache"
+
+
+def expect_the_cache_directory_read(host) -> None:
+    """glancelab reads image_cache_dir where it counts: [DEFAULT]."""
+    value = setting(host, "DEFAULT", "image_cache_dir")
+    expect(normalized(value) == CACHE_DIR,
+           _("image_cache_dir is {value}: the cache is off").format(value=value or _("unset")),
+           set_then_restart(f"image_cache_dir = {CACHE_DIR}", "[DEFAULT]"),
+           _("the cache is on when [DEFAULT] names its directory; `glancelab config get "
+             "DEFAULT image_cache_dir` shows what counts"))
 
 
 def expect_the_second_download_from_the_cache(api, name: str) -> None:

@@ -1,7 +1,7 @@
 """Lab 2.4 checks: the cache is on, maintained from cron, and the second download hits it."""
 
-from conftest import (check, expect, expect_the_second_download_from_the_cache, need,
-                      normalized, set_then_restart, setting)
+from conftest import (check, expect, expect_the_cache_directory_read,
+                      expect_the_second_download_from_the_cache, need)
 
 from glancelab_toolkit.i18n import _
 
@@ -25,12 +25,7 @@ def test_the_cache_directory_belongs_to_glance(host):
 
 @check(step=2, title=_("glancelab reads the cache directory"))
 def test_glancelab_reads_the_cache_directory(host):
-    value = setting(host, "DEFAULT", "image_cache_dir")
-    expect(normalized(value) == CACHE,
-           _("image_cache_dir is {value}: the cache is off").format(value=value or _("unset")),
-           set_then_restart(f"image_cache_dir = {CACHE}", "[DEFAULT]"),
-           _("the cache is on when [DEFAULT] names its directory; `glancelab config get "
-             "DEFAULT image_cache_dir` shows what counts"))
+    expect_the_cache_directory_read(host)
 
 
 @check(step=4, title=_("the pruner, the cleaner and the prefetcher are scheduled"))

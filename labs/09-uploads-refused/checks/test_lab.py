@@ -1,6 +1,7 @@
 """Lab 3.1 checks: uploads work again, and the image that existed still downloads as it was."""
 
-from conftest import check, expect, expect_downloads_byte_exact, need
+from conftest import (check, expect, expect_a_directory_of_glance, expect_downloads_byte_exact,
+                      need)
 
 from glancelab_toolkit.i18n import _
 
@@ -10,17 +11,8 @@ SAMPLE = "lab-3.1-sample"
 
 @check(title=_("the store directory is glance's again, mode 0750"))
 def test_the_store_directory_is_glances(host):
-    directory = host.file(STORE)
-    need(directory.is_directory, _("{path} does not exist").format(path=STORE),
-         f"mkdir -p {STORE} && chown glance:glance {STORE} && chmod 0750 {STORE}",
-         _("the store's directory is filesystem_store_datadir"))
-    expect((directory.user, directory.group, directory.mode) == ("glance", "glance", 0o750),
-           _("{path} is {owner} mode {mode}").format(
-               path=STORE, owner=f"{directory.user}:{directory.group}",
-               mode=f"{oct(directory.mode)[2:]:0>4}"),
-           f"chown glance:glance {STORE} && chmod 0750 {STORE}",
-           _("the API runs as glance: it must own the directory, closed to others "
-             "(`ls -ld {path}`)").format(path=STORE))
+    expect_a_directory_of_glance(host, STORE, _("the store's directory is "
+                                                "filesystem_store_datadir"))
 
 
 @check(title=_("an upload works again"))

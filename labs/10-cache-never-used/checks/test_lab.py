@@ -1,21 +1,15 @@
 """Lab 3.2 checks: the cache's settings are read, the second download comes from it, the
 configuration checks clean, and the image that existed is unchanged."""
 
-from conftest import (CACHE_DIR, CONF, check, expect, expect_downloads_byte_exact,
-                      expect_the_second_download_from_the_cache, normalized, set_then_restart,
-                      setting)
+from conftest import (CONF, check, expect, expect_downloads_byte_exact,
+                      expect_the_cache_directory_read, expect_the_second_download_from_the_cache)
 
 from glancelab_toolkit.i18n import _
 
 
 @check(title=_("glancelab reads the cache directory"))
 def test_glancelab_reads_the_cache_directory(host):
-    value = setting(host, "DEFAULT", "image_cache_dir")
-    expect(normalized(value) == CACHE_DIR,
-           _("image_cache_dir is {value}: the cache is off").format(value=value or _("unset")),
-           set_then_restart(f"image_cache_dir = {CACHE_DIR}", "[DEFAULT]"),
-           _("the cache is on when [DEFAULT] names its directory; `glancelab config get "
-             "DEFAULT image_cache_dir` shows what counts"))
+    expect_the_cache_directory_read(host)
 
 
 @check(title=_("the configuration checks clean"))

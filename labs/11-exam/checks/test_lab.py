@@ -2,9 +2,9 @@
 
 import uuid
 
-from conftest import (CACHE_DIR, check, expect, expect_downloads_byte_exact,
-                      expect_the_second_download_from_the_cache, need, normalized,
-                      set_then_restart, setting)
+from conftest import (CACHE_DIR, check, expect, expect_a_directory_of_glance,
+                      expect_downloads_byte_exact, expect_the_second_download_from_the_cache,
+                      need, normalized, set_then_restart, setting)
 
 from glancelab_toolkit.i18n import _
 
@@ -14,15 +14,7 @@ MB = 1024 * 1024
 
 @check(title=_("goal 1: the store is in {path}, glance's, mode 0750").format(path=NEW))
 def test_goal_1_the_store_moved(host, api):
-    directory = host.file(NEW)
-    need(directory.is_directory, _("{path} does not exist").format(path=NEW),
-         f"mkdir -p {NEW} && chown glance:glance {NEW} && chmod 0750 {NEW}",
-         _("lab 2.1 moves a store"))
-    expect((directory.user, directory.group, directory.mode) == ("glance", "glance", 0o750),
-           _("{path} is {owner} mode {mode}").format(
-               path=NEW, owner=f"{directory.user}:{directory.group}",
-               mode=f"{oct(directory.mode)[2:]:0>4}"),
-           f"chown glance:glance {NEW} && chmod 0750 {NEW}", _("lab 2.1 moves a store"))
+    expect_a_directory_of_glance(host, NEW, _("lab 2.1 moves a store"))
     value = setting(host, "glance_store", "filesystem_store_datadir")
     expect(normalized(value) == NEW,
            _("filesystem_store_datadir is {value} as glancelab reads it (the file, then "
