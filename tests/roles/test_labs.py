@@ -231,7 +231,7 @@ def grade_a_blank_then_a_stopped_host(role_env, number, host):
 # Troubleshooting labs start broken: (host, what the first grade must say, the fix a
 # trainee types on the host)
 TROUBLESHOOTING = {
-    "3.1": ("l31", ["/var/lib/glance/images is root:root mode 0700", "uploading answered 503"],
+    "3.1": ("l31", ["/var/lib/glance/images is root:root mode 0700", "default store file unusable"],
             "chown glance:glance /var/lib/glance/images && chmod 0750 /var/lib/glance/images"),
     "3.2": ("l32", ["image_cache_dir is unset: the cache is off", "not a key of [glance_store]"],
             "sed -i 's/^\\[glance_store\\]$/[DEFAULT]/' /etc/glance/glance-api.conf.d/50-cache.conf"
