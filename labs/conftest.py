@@ -428,7 +428,8 @@ def pytest_runtest_makereport(item, call):
     if call.when != "call" and not (call.excinfo is not None and report.failed):
         return
     problems = list(_found) if call.when == "call" else []
-    error = call.excinfo.value if call.excinfo is not None else None
+    # (a skipped check is no failure: only an error that failed the report counts)
+    error = call.excinfo.value if call.excinfo is not None and report.failed else None
     if isinstance(error, Hint):
         problems.append(error)
     elif error is not None and not problems:

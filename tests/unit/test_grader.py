@@ -45,6 +45,10 @@ def test_a_bug_of_the_grader_is_said_so():
 @check(step=7, title="passes")
 def test_passes():
     expect(True, "fine")
+
+
+def test_skipped():
+    pytest.skip("not for this host")
 '''
 
 
@@ -78,6 +82,7 @@ def test_every_problem_of_an_item_at_once_with_hints_and_fixes(tmp_path):
     bug = results["a bug of the grader is said so"]
     assert "the grader could not check this (KeyError" in bug["problems"][0]["problem"]
     assert results["passes"]["passed"] and results["passes"]["problems"] == []
+    assert results["skipped"]["passed"] and results["skipped"]["problems"] == []
 
 
 def test_one_step_and_the_trainees_language(tmp_path):
