@@ -42,7 +42,10 @@ def role_env(tmp_path_factory, testrun_uid):
     wheelhouse = build_wheelhouse(testrun_uid)
     labhosts = work / "labhosts"
     lab_home = work / "lab-home"  # the labs' trainee: hosts, slot, attempts
+    # Every lab host the tests start (molecule's, the playbooks') reads the wheels where
+    # they are, as the labs' hosts do: no copy of them to each host.
     env = {**os.environ, "GLANCELAB_WHEELHOUSE": str(wheelhouse),
+           "GLANCELAB_LABHOST_SHARE": str(wheelhouse),
            "GLANCELAB_LABHOSTS": str(labhosts), "GLANCELAB_LAB_HOME": str(lab_home),
            "PATH": f"{BIN}:{os.environ['PATH']}",
            "ANSIBLE_FORCE_COLOR": "0", "PY_COLORS": "0", "MOLECULE_NO_LOG": "false"}
