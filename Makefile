@@ -30,6 +30,7 @@ labs: install
 	scripts/install-system-deps --labs
 	PYTHON=$(PYTHON) scripts/install-keystone
 	$(BIN)/glancelab lab doctor
+	$(BIN)/glancelab lab prepare
 
 ## Install everything and run the whole test suite against real servers
 # The API suites first (their servers start once per session), then the role scenarios,

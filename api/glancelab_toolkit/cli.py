@@ -44,6 +44,8 @@ def cmd_lab(args) -> int:
             return 0
         if command == "doctor":
             return doctor.doctor()
+        if command == "prepare":
+            return cycle.prepare_machine()
         if command == "status":
             return cycle.status(Trainee.current())
         if command == "exam":
@@ -143,6 +145,8 @@ def add_commands(sub) -> list[argparse.ArgumentParser]:
     lab_sub.add_parser("list", help="the labs, with your hosts' addresses")
     lab_sub.add_parser("status", help="where you are in every lab, and your last scores")
     lab_sub.add_parser("doctor", help="what this machine lacks to run the labs")
+    lab_sub.add_parser("prepare", help="make once what every lab start reuses (the hosts' "
+                                       "installs, the Keystone database)")
     guide = lab_sub.add_parser("guide", help="a lab's guide (rendered on a terminal)")
     guide.add_argument("number")
     guide.add_argument("--raw", action="store_true", help="the Markdown itself")

@@ -21,13 +21,15 @@ SERVICE_PORTS = {"keystone": 15000, "postgres": 15432, "s3": 18333, "ceph": 1678
 SHARED_SERVICES = ("keystone",)
 
 
-def labhost(trainee: Trainee, *args: str, check: bool = True,
-            share: str = "") -> subprocess.CompletedProcess:
+def labhost(trainee: Trainee | None, *args: str, check: bool = True, share: str = "",
+            layer: str = "") -> subprocess.CompletedProcess:
     """scripts/labhost; `share`: a directory of this machine the hosts it starts read where
-    it is (the wheels, even under /tmp: no copy to each host)."""
+    it is (the wheels, even under /tmp: no copy to each host); `layer`: what those hosts
+    find installed from the start (`host_layer`)."""
+    hosts_dir = {"GLANCELAB_LABHOSTS": trainee.hosts_dir} if trainee else {}
     result = subprocess.run([home().script("labhost"), *args], capture_output=True, text=True,
-                            env={**os.environ, "GLANCELAB_LABHOSTS": trainee.hosts_dir,
-                                 "GLANCELAB_LABHOST_SHARE": share})
+                            env={**os.environ, **hosts_dir, "GLANCELAB_LABHOST_SHARE": share,
+                                 "GLANCELAB_LABHOST_LAYER": layer})
     if check and result.returncode:
         raise LabError(_("labhost {command} failed: {error}").format(
             command=" ".join(args), error=result.stderr.strip()[-1500:]) + "\n"
@@ -36,12 +38,64 @@ def labhost(trainee: Trainee, *args: str, check: bool = True,
 
 
 def start_hosts(lab: Lab, trainee: Trainee, fresh: bool, wheels: str = "") -> None:
-    """Each host up, seeing `wheels`; `fresh` first throws away whatever was done on it."""
+    """Each host up, seeing `wheels` and what is installed from them (`host_layer`); `fresh`
+    first throws away whatever was done on it."""
     labhost(trainee, "init")
+    layer = host_layer(wheels) if wheels else ""
     for name, address in trainee.hosts(lab).items():
         if fresh:
             labhost(trainee, "destroy", name)
-        print(labhost(trainee, "up", name, address, share=wheels).stdout.strip(), flush=True)
+        print(labhost(trainee, "up", name, address, share=wheels, layer=layer).stdout.strip(),
+              flush=True)
+
+
+# What every lab host installs the same way (the API's venv, the trainee's CLIs), from the
+# wheels: installed once per machine into a layer all hosts see, so a host's install finds
+# it done. The venvs' paths are those the role and the trainee-host play use.
+LAYER_PACKAGES = {
+    ("roles/glancelab_api/defaults/main.yml", None, "glancelab_api_venv"): "glancelab",
+    ("labs/common/trainee-host.yml", 0, "lab_clients_venv"):
+        "python-glanceclient python-openstackclient",
+}
+LAYERS_KEPT = 3
+
+
+def host_layer(wheels: str) -> str:
+    """The layer for these wheels, baked the first time (one baker at a time)."""
+    import fcntl
+    import shutil
+    venvs = {}
+    for (path, play, variable), packages in LAYER_PACKAGES.items():
+        with open(home().content_path(path)) as handle:
+            loaded = yaml.safe_load(handle)
+        venvs[(loaded if play is None else loaded[play]["vars"])[variable]] = packages
+    # the wheels as they are now (the test suite builds them again under the same names)
+    listing = sorted((entry.name, entry.stat().st_size, entry.stat().st_mtime_ns)
+                     for entry in os.scandir(wheels) if entry.name.endswith(".whl"))
+    digest = hashlib.sha256(repr((listing, sorted(venvs.items()))).encode()).hexdigest()[:16]
+    layers = home().state_path("labs", "layers")
+    layer = os.path.join(layers, digest)
+    os.makedirs(layers, exist_ok=True)
+    with open(os.path.join(layers, ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if os.path.isdir(layer):
+            os.utime(layer)  # recently used: kept
+            return layer
+        print(_("installing glancelab and the glance and openstack CLIs for every lab host; "
+                "once for these wheels, about 20 s..."), flush=True)
+        script = os.path.join(layers, f".{digest}.sh")
+        with open(script, "w") as handle:
+            for venv, packages in venvs.items():
+                handle.write(f"/usr/bin/python3 -m venv {venv}\n{venv}/bin/pip install -q "
+                             f"--no-cache-dir --no-index --find-links {wheels} {packages}\n")
+        labhost(None, "bake", layer, script, share=wheels)
+        os.unlink(script)
+        # the layers of older wheels: only the few last used stay
+        older = sorted((entry.stat().st_mtime, entry.path) for entry in os.scandir(layers)
+                       if entry.is_dir() and entry.path != layer)
+        for _mtime, stale in older[:max(0, len(older) - (LAYERS_KEPT - 1))]:
+            shutil.rmtree(stale, ignore_errors=True)
+    return layer
 
 
 def destroy_hosts(lab: Lab, trainee: Trainee) -> None:
@@ -60,8 +114,10 @@ def start_services(lab: Lab, trainee: Trainee) -> dict[str, str]:
     first_host = next(iter(trainee.hosts(lab).values()))
     for name in (*SHARED_SERVICES, *lab.services):
         port = trainee.port(SERVICE_PORTS[name])
-        # Keystone's catalog names this lab's (first) API node as the image endpoint.
-        environ = {**os.environ, "GLANCE_URL": f"http://{first_host}:9292"}
+        # Keystone's catalog names this lab's (first) API node as the image endpoint; its
+        # users get passwords of their own (kept 0600 in the service's state directory).
+        environ = {**os.environ, "GLANCE_URL": f"http://{first_host}:9292",
+                   "KEYSTONE_PASSWORDS": "random"}
         result = subprocess.run([home().script("services", f"{name}-up"),
                                  _service_state(trainee, name), str(port)],
                                 capture_output=True, text=True, env=environ)
@@ -74,6 +130,15 @@ def start_services(lab: Lab, trainee: Trainee) -> dict[str, str]:
         print(_("{service} is up on 127.0.0.1:{port}").format(service=name, port=port),
               flush=True)
     return variables
+
+
+def keystone_template() -> None:
+    """The bootstrapped database every new lab Keystone copies (scripts/services/keystone-up)."""
+    result = subprocess.run([home().script("services", "keystone-up"), "--template"],
+                            capture_output=True, text=True)
+    if result.returncode:
+        raise LabError(_("{service}-up failed: {error}").format(
+            service="keystone", error=result.stderr.strip()[-1000:]))
 
 
 def stop_services(lab: Lab, trainee: Trainee | None = None) -> None:
