@@ -49,10 +49,12 @@ def expect(condition, problem: str, fix: str = "", hint: str = "") -> bool:
     return bool(condition)
 
 
-def need(condition, problem: str, fix: str = "", hint: str = "") -> None:
-    """A problem the rest of the check cannot go on with: it ends here."""
+def need(condition, problem: str, fix: str = "", hint: str = "") -> bool:
+    """A problem the rest of the check cannot go on with: it ends here (True otherwise,
+    as `expect` returns)."""
     if not condition:
         raise Hint(problem, fix, hint)
+    return True
 
 
 def pytest_addoption(parser):
@@ -326,12 +328,19 @@ def api(host):
 
 # -- shared checks ---------------------------------------------------------------------------
 
-def expect_a_directory_of_glance(host, path: str, made_where: str) -> None:
+def expect_a_directory_of_glance(host, path: str, made_where: str, missing: str = "",
+                                 stop: bool = True) -> bool:
     """`path` is a directory of the service's user, closed to others (0750); `made_where`
-    is the hint when it does not exist."""
+    is the hint when it does not exist, `missing` what is said then (default: that `path`
+    does not exist). A missing directory stops the check, or with `stop=False` is one
+    problem among others (the caller goes on to its next directory). True if it exists."""
     directory = host.file(path)
-    need(directory.is_directory, _("{path} does not exist").format(path=path),
-         f"mkdir -p {path} && chown glance:glance {path} && chmod 0750 {path}", made_where)
+    report = need if stop else expect
+    if not report(directory.is_directory,
+                  missing or _("{path} does not exist").format(path=path),
+                  f"mkdir -p {path} && chown glance:glance {path} && chmod 0750 {path}",
+                  made_where):
+        return False
     expect((directory.user, directory.group, directory.mode) == ("glance", "glance", 0o750),
            _("{path} is {owner} mode {mode}").format(
                path=path, owner=f"{directory.user}:{directory.group}",
@@ -339,6 +348,18 @@ def expect_a_directory_of_glance(host, path: str, made_where: str) -> None:
            f"chown glance:glance {path} && chmod 0750 {path}",
            _("the API runs as glance: it must own the directory, closed to others "
              "(`ls -ld {path}`)").format(path=path))
+    return True
+
+
+def expect_the_store_directory_read(host, path: str, hint: str) -> None:
+    """glancelab's filesystem_store_datadir, as it reads it (every file of its
+    configuration), is `path`."""
+    value = setting(host, "glance_store", "filesystem_store_datadir")
+    expect(normalized(value) == path,
+           _("filesystem_store_datadir is {value} as glancelab reads it (the file, then "
+             "glance-api.conf.d/ in name order, the last one wins)").format(
+               value=value or _("unset")),
+           set_then_restart(f"filesystem_store_datadir = {path}", "[glance_store]"), hint)
 
 
 CACHE_DIR = "/var/lib/glance/image-cache"

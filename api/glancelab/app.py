@@ -28,6 +28,7 @@ from glancelab.discovery import resources as discovery
 from glancelab.health import resources as health
 from glancelab.web.database import ReleaseConnection, unavailable_handler
 from glancelab.web import errors as web_errors
+from glancelab.web.cors import allow_origins
 from glancelab.web.body import ClientTimeout, InputGuard, UnreadBody
 
 
@@ -66,7 +67,8 @@ def create_app(config: Config, runtime: Runtime | None = None) -> falcon.App:
 
 
 def wsgi_app(config: Config, runtime: Runtime | None = None):
-    """What the server serves: the app inside the layers auth_strategy asks for, and the
-    health check beside them (it needs no token, as in Glance)."""
+    """What the server serves: the app inside the layers auth_strategy asks for, the
+    health check beside them (it needs no token, as in Glance), CORS around all."""
     rt = runtime or build_runtime(config)
-    return health.beside(pipeline.protect(create_app(config, rt), config), config, rt)
+    return allow_origins(
+        health.beside(pipeline.protect(create_app(config, rt), config), config, rt), config)

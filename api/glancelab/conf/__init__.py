@@ -93,8 +93,10 @@ def load(path: str | None = None, environ: dict[str, str] | None = None,
     opts = cfg.ConfigOpts()
     for group, group_opts in options.GROUPS.items():
         opts.register_opts(group_opts, group=None if group == "DEFAULT" else group)
-    for key, value in options.HEALTHCHECK_DEFAULTS.items():
-        opts.set_default(key, value, group="healthcheck")
+    for group, defaults in (("healthcheck", options.HEALTHCHECK_DEFAULTS),
+                            ("cors", options.CORS_DEFAULTS)):
+        for key, value in defaults.items():
+            opts.set_default(key, value, group=group)
     try:
         # Empty config dirs on purpose: oslo.config would otherwise look in /etc/glance.
         opts(args=[], default_config_files=files, default_config_dirs=[], use_env=False,

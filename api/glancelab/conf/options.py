@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from oslo_config import cfg, types
+from oslo_middleware import cors as cors_middleware
 from oslo_middleware.healthcheck import opts as healthcheck_opts
 
 # -- value types --------------------------------------------------------------------------
@@ -334,6 +335,19 @@ HEALTHCHECK_OPTS = [*healthcheck_opts.HEALTHCHECK_OPTS, *healthcheck_opts.DISABL
 HEALTHCHECK_DEFAULTS = {"backends": ["disable_by_file"],
                         "disable_by_file_path": "/etc/glance/healthcheck_disable"}
 
+# [cors]: oslo.middleware's CORS filter, Glance's own (outermost in its paste pipeline),
+# with the headers and methods Glance allows by default.
+CORS_OPTS = cors_middleware.CORS_OPTS
+CORS_DEFAULTS = {
+    "allow_headers": ["Content-MD5", "X-Image-Meta-Checksum", "X-Storage-Token",
+                      "Accept-Encoding", "X-Auth-Token", "X-Identity-Status", "X-Roles",
+                      "X-Service-Catalog", "X-User-Id", "X-Tenant-Id",
+                      "X-OpenStack-Request-ID"],
+    "expose_headers": ["X-Image-Meta-Checksum", "X-Auth-Token", "X-Subject-Token",
+                       "X-Service-Token", "X-OpenStack-Request-ID"],
+    "allow_methods": ["GET", "PUT", "POST", "DELETE", "PATCH"],
+}
+
 GROUPS = {
     "DEFAULT": DEFAULT_OPTS,
     "database": DATABASE_OPTS,
@@ -347,6 +361,7 @@ GROUPS = {
     "glancelab": GLANCELAB_OPTS,
     "glancelab_limits": LIMITS_OPTS,
     "healthcheck": HEALTHCHECK_OPTS,
+    "cors": CORS_OPTS,
 }
 
 # Sections the libraries Glance and glancelab share read themselves, with options of their
@@ -357,7 +372,7 @@ LIBRARY_SECTIONS = ("keystone_authtoken", "oslo_policy", "oslo_limit")
 # names them as such instead of as typos.
 GLANCE_ONLY_SECTIONS = (
     "oslo_messaging_notifications",
-    "oslo_messaging_rabbit", "oslo_middleware", "oslo_concurrency", "cors", "profiler", "wsgi",
+    "oslo_messaging_rabbit", "oslo_middleware", "oslo_concurrency", "profiler", "wsgi",
     "taskflow_executor", "task", "store_type_location_strategy", "key_manager", "barbican",
     "oslo_reports",
     "glance.store.http.store", "cinder", "vmware", "swift",

@@ -118,6 +118,8 @@ def start_services(lab: Lab, trainee: Trainee) -> dict[str, str]:
         # users get passwords of their own (kept 0600 in the service's state directory).
         environ = {**os.environ, "GLANCE_URL": f"http://{first_host}:9292",
                    "KEYSTONE_PASSWORDS": "random"}
+        print(_("starting {service} on 127.0.0.1:{port}...").format(service=name, port=port),
+              flush=True)
         result = subprocess.run([home().script("services", f"{name}-up"),
                                  _service_state(trainee, name), str(port)],
                                 capture_output=True, text=True, env=environ)

@@ -2,7 +2,7 @@
 
 import hashlib
 
-from conftest import check, expect, need, normalized, set_then_restart, setting
+from conftest import check, expect, expect_the_store_directory_read, need
 
 from glancelab_toolkit.i18n import _
 
@@ -55,14 +55,9 @@ def test_no_image_data_is_left_in_the_old_directory(host, api):
 
 @check(step=6, title=_("glancelab reads the new directory from its configuration"))
 def test_glancelab_reads_the_new_directory(host):
-    value = setting(host, "glance_store", "filesystem_store_datadir")
-    expect(normalized(value) == NEW,
-           _("filesystem_store_datadir is {value} as glancelab reads it (the file, then "
-             "glance-api.conf.d/ in name order, the last one wins)").format(
-               value=value or _("unset")),
-           set_then_restart(f"filesystem_store_datadir = {NEW}", "[glance_store]"),
-           _("`glancelab config get glance_store filesystem_store_datadir` shows the value "
-             "that counts; a snippet in glance-api.conf.d/ may win over the file"))
+    expect_the_store_directory_read(
+        host, NEW, _("`glancelab config get glance_store filesystem_store_datadir` shows the "
+                     "value that counts; a snippet in glance-api.conf.d/ may win over the file"))
 
 
 @check(step=7, title=_("the image downloads from the new directory"))

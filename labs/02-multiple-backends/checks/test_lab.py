@@ -1,6 +1,7 @@
 """Lab 2.2 checks: two file backends, each with its own directory; uploads go where asked."""
 
-from conftest import SERVICE, check, expect, need, normalized, set_then_restart, setting
+from conftest import (SERVICE, check, expect, expect_a_directory_of_glance, need, normalized,
+                      set_then_restart, setting)
 
 from glancelab_toolkit.i18n import _
 
@@ -10,20 +11,10 @@ STORES = {"fast": "/var/lib/glance/fast", "cheap": "/var/lib/glance/cheap"}
 @check(step=1, title=_("each backend has its own directory, glance's"))
 def test_each_backend_has_its_own_directory_owned_by_glance(host):
     for name, path in STORES.items():
-        directory = host.file(path)
-        if not expect(directory.is_directory,
-                      _("{path} (the {store} store) does not exist").format(path=path,
-                                                                          store=name),
-                      f"mkdir -p {path} && chown glance:glance {path} && chmod 0750 {path}",
-                      _("the guide's step 1 makes one directory per backend")):
-            continue
-        expect((directory.user, directory.group, directory.mode) == ("glance", "glance", 0o750),
-               _("{path} is {owner} mode {mode}").format(
-                   path=path, owner=f"{directory.user}:{directory.group}",
-                   mode=f"{oct(directory.mode)[2:]:0>4}"),
-               f"chown glance:glance {path} && chmod 0750 {path}",
-               _("the API runs as glance: it must own the directory, closed to others "
-                 "(`ls -ld {path}`)").format(path=path))
+        expect_a_directory_of_glance(
+            host, path, _("the guide's step 1 makes one directory per backend"),
+            missing=_("{path} (the {store} store) does not exist").format(path=path, store=name),
+            stop=False)
 
 
 @check(step=2, title=_("glancelab reads both backends, fast the default"))

@@ -4,6 +4,7 @@ import uuid
 
 from conftest import (CACHE_DIR, check, expect, expect_a_directory_of_glance,
                       expect_downloads_byte_exact, expect_the_second_download_from_the_cache,
+                      expect_the_store_directory_read,
                       need, normalized, set_then_restart, setting)
 
 from glancelab_toolkit.i18n import _
@@ -15,13 +16,7 @@ MB = 1024 * 1024
 @check(title=_("goal 1: the store is in {path}, glance's, mode 0750").format(path=NEW))
 def test_goal_1_the_store_moved(host, api):
     expect_a_directory_of_glance(host, NEW, _("lab 2.1 moves a store"))
-    value = setting(host, "glance_store", "filesystem_store_datadir")
-    expect(normalized(value) == NEW,
-           _("filesystem_store_datadir is {value} as glancelab reads it (the file, then "
-             "glance-api.conf.d/ in name order, the last one wins)").format(
-               value=value or _("unset")),
-           set_then_restart(f"filesystem_store_datadir = {NEW}", "[glance_store]"),
-           _("lab 2.1 moves a store"))
+    expect_the_store_directory_read(host, NEW, _("lab 2.1 moves a store"))
     expect_downloads_byte_exact(api, "exam-sample", b"the bytes of the exam")
 
 
