@@ -21,9 +21,11 @@ install-test: $(BIN)/python
 	PYTHON=$(PYTHON) scripts/install-openstack-collection
 	PYTHON=$(PYTHON) scripts/install-keystone
 
-## The API on 127.0.0.1:9292: SQLite and a filesystem store under ./var
+## The API on 127.0.0.1:9292 (SQLite, a filesystem store under ./var) and its dashboard
+## on 127.0.0.1:9393 (noauth: no login, loopback only)
 run: install
-	$(BIN)/glancelab serve
+	@$(BIN)/glancelab dashboard --api-url http://127.0.0.1:9292 --keystone-url "" & \
+	  dashboard=$$!; trap 'kill $$dashboard' EXIT INT TERM; $(BIN)/glancelab serve
 
 ## What the labs need on this machine too (Debian packages), then what is still missing
 labs: install

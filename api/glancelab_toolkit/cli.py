@@ -26,6 +26,11 @@ def cmd_snapshot_import(args) -> int:
     return 0
 
 
+def cmd_dashboard(args) -> int:
+    from glancelab_toolkit.dashboard.server import serve
+    return serve(args.api_url, args.keystone_url or None, args.host, args.port)
+
+
 def cmd_lab(args) -> int:
     from glancelab_toolkit import i18n
     from glancelab_toolkit.i18n import _
@@ -174,4 +179,14 @@ def add_commands(sub) -> list[argparse.ArgumentParser]:
         p.set_defaults(func=cmd_lab)
         p.add_argument("--lang", choices=["en", "vi"], default=None,
                        help="en or vi (default: $GLANCELAB_LANG, else the locale)")
-    return [snapshot, lab]
+    dashboard = sub.add_parser("dashboard", help="web pages over an image API: images, "
+                                                 "stores, quotas")
+    dashboard.add_argument("--api-url", default=os.environ.get("OS_IMAGE_URL",
+                                                               "http://127.0.0.1:9292"))
+    dashboard.add_argument("--keystone-url", default=os.environ.get("OS_AUTH_URL", ""),
+                           help="log users in there (default $OS_AUTH_URL); none: a noauth "
+                                "API, no login, loopback only")
+    dashboard.add_argument("--host", default="127.0.0.1")
+    dashboard.add_argument("--port", type=int, default=9393)
+    dashboard.set_defaults(func=cmd_dashboard)
+    return [snapshot, lab, dashboard]
