@@ -28,7 +28,8 @@ def cmd_snapshot_import(args) -> int:
 
 def cmd_dashboard(args) -> int:
     from glancelab_toolkit.dashboard.server import serve
-    return serve(args.api_url, args.keystone_url or None, args.host, args.port)
+    return serve(args.api_url, args.keystone_url or None, args.host, args.port,
+                 args.cache_node, args.lab_homes)
 
 
 def cmd_lab(args) -> int:
@@ -188,5 +189,10 @@ def add_commands(sub) -> list[argparse.ArgumentParser]:
                                 "API, no login, loopback only")
     dashboard.add_argument("--host", default="127.0.0.1")
     dashboard.add_argument("--port", type=int, default=9393)
+    dashboard.add_argument("--cache-node", action="append", metavar="URL",
+                           help="an API node whose cache the cache page shows (repeat; "
+                                "default: the API)")
+    dashboard.add_argument("--lab-homes", metavar="DIR",
+                           help="a trainer's directory of trainees' lab homes (the class page)")
     dashboard.set_defaults(func=cmd_dashboard)
     return [snapshot, lab, dashboard]

@@ -1,8 +1,14 @@
 """`glancelab dashboard` in a real headless Chromium (Debian's chromium and chromium-driver,
-driven by selenium), against a keystone-mode API with Keystone's unified limits and the
-project's Keystone: a login as a member of a project of its own, the images page with an
-image the member made, the quota bar moving, both languages; a wrong password and a forged
-CSRF token refused; the token never in a page or a URL."""
+driven by selenium) against a keystone-mode API with two file stores, the image cache and
+Keystone's unified limits, logged in through the project's Keystone.
+
+As a member of a project: upload a qcow2 and watch the progress and the status reach
+active, see the quota bar move, share the image with another project and accept it there;
+as admin: deactivate it, queue it for the cache and see it cached; a lab's page with its
+last grade's items and hints; the trainer's class scoreboard; both languages. A wrong
+password and a forged CSRF token are refused; the token is never in a page or a URL.
+Screenshots go to var/screenshots/.
+"""
 
 from __future__ import annotations
 
@@ -16,27 +22,88 @@ import pytest
 import requests
 
 from harness import GLANCELAB, ROOT, ApiServer, free_port
-from test_unified_limits import Limits, limited_api, limits  # noqa: F401 (fixtures)
-
-PROJECT = "dashboard"
-USER = f"{PROJECT}--member-reader"  # keystone.member_of's user; its password is its name
+from test_unified_limits import limits  # noqa: F401 (the fixture: Keystone's registered limits)
 
 CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 SCREENSHOTS = os.path.join(ROOT, "var", "screenshots")
+PROJECT, OTHER = "dashboard", "dashboard-other"
+MiB = 1024 * 1024
 
 pytestmark = pytest.mark.skipif(
     not (CHROMIUM and DRIVER), reason="Debian's chromium and chromium-driver are not installed "
                                       "(make install-test installs them)")
 
 
+def user_of(project: str) -> str:
+    return f"{project}--member-reader"  # keystone.member_of's user; its password is its name
+
+
 @pytest.fixture(scope="module")
-def dashboard(limited_api, keystone, tmp_path_factory):
-    keystone.member_of(PROJECT)
+def dash_api(keystone, limits, tmp_path_factory):  # noqa: F811
+    work = tmp_path_factory.mktemp("dash-api")
+    server = ApiServer(str(work), extra_conf=f"""
+        [DEFAULT]
+        auth_strategy = keystone
+        use_keystone_limits = true
+        enabled_backends = fast:file, cheap:file
+        image_cache_dir = {work}/cache
+        {keystone.authtoken_section()}
+        [glance_store]
+        default_backend = fast
+        [fast]
+        filesystem_store_datadir = {work}/fast
+        [cheap]
+        filesystem_store_datadir = {work}/cheap
+        [oslo_limit]
+        auth_url = {keystone.url}
+        auth_type = password
+        user_domain_id = default
+        username = glance
+        password = glance
+        system_scope = all
+        endpoint_id = {keystone.env['KEYSTONE_IMAGE_ENDPOINT_ID']}
+        region_name = RegionOne
+        """)
+    server.base_store_conf = False
+    yield server.start()
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def lab_homes(tmp_path_factory):
+    """Two trainees' lab homes with the grades the toolkit saved for them."""
+    from glancelab_toolkit.labs import grading, spec
+    from glancelab_toolkit.labs.trainee import Trainee
+    base = tmp_path_factory.mktemp("class")
+    lab = spec.find("2.1")
+    for name, passes in (("an", [False, True]), ("binh", [False, False])):
+        trainee = Trainee(home=str(base / name), slot=0)
+        trainee.record(lab, state="graded", started_at="2026-12-06T10:00:00+00:00")
+        for index, passed in enumerate(passes):
+            result = grading.Result(check="the new store directory belongs to glance, mode 0750",
+                                    host="l21", passed=passed, seconds=0.1, problems=[] if passed
+                                    else [{"problem": "/srv/glance/images has mode 0700",
+                                           "hint": "its owner needs rwx",
+                                           "fix": "chmod 0750 /srv/glance/images"}])
+            grading.save_attempt(grading.Grade(lab="2.1", results=[result], log="",
+                                               graded_at=f"2026-12-06T10:1{index}:00+00:00"),
+                                 lab, trainee)
+            time.sleep(0.01)  # attempt files are named by time
+    return str(base)
+
+
+@pytest.fixture(scope="module")
+def dashboard(dash_api, keystone, lab_homes, tmp_path_factory):
+    for project in (PROJECT, OTHER):
+        keystone.member_of(project)
     port = free_port()
     log = open(tmp_path_factory.mktemp("dashboard") / "dashboard.log", "w+")
-    process = subprocess.Popen([GLANCELAB, "dashboard", "--api-url", limited_api.url,
+    process = subprocess.Popen([GLANCELAB, "dashboard", "--api-url", dash_api.url,
                                 "--keystone-url", keystone.env["OS_AUTH_URL"],
-                                "--port", str(port)], stdout=log, stderr=subprocess.STDOUT)
+                                "--lab-homes", lab_homes, "--port", str(port)],
+                               stdout=log, stderr=subprocess.STDOUT,
+                               env={**os.environ, "GLANCELAB_LAB_HOME":
+                                    os.path.join(lab_homes, "an")})
     url = f"http://127.0.0.1:{port}"
     for _ in range(100):
         try:
@@ -49,7 +116,7 @@ def dashboard(limited_api, keystone, tmp_path_factory):
     process.wait(timeout=10)
     log.seek(0)
     text = log.read()
-    assert "Traceback" not in text, text
+    assert "Traceback" not in text and " 500 " not in text, text
 
 
 @pytest.fixture(scope="module")
@@ -66,18 +133,42 @@ def browser():
     driver.quit()
 
 
-def log_in(browser, dashboard, password=USER, lang="en"):
+def by_id(browser, element_id):
     from selenium.webdriver.common.by import By
-    browser.get(f"{dashboard}/login?lang={lang}")
-    for field, value in (("user", USER), ("password", password), ("project", PROJECT)):
-        browser.find_element(By.ID, field).clear()
-        browser.find_element(By.ID, field).send_keys(value)
-    browser.find_element(By.ID, "login").click()
-    # the click returns before the answer to the form has loaded
+    return browser.find_element(By.ID, element_id)
+
+
+def wait(browser, condition, timeout=60):
     from selenium.webdriver.support.ui import WebDriverWait
-    WebDriverWait(browser, 30).until(
-        lambda b: not b.current_url.startswith(f"{dashboard}/login?lang=")
-        or b.find_elements(By.ID, "refused"))
+    return WebDriverWait(browser, timeout, poll_frequency=0.2).until(lambda b: condition())
+
+
+def log_in(browser, dashboard, user, project, password=None, lang="en"):
+    from selenium.webdriver.common.by import By
+    browser.delete_all_cookies()
+    browser.get(f"{dashboard}/login?lang={lang}")
+    for field, value in (("user", user), ("password", password or user), ("project", project)):
+        by_id(browser, field).clear()
+        by_id(browser, field).send_keys(value)
+    by_id(browser, "login").click()
+    # the click returns before the answer to the form has loaded
+    wait(browser, lambda: not browser.current_url.startswith(f"{dashboard}/login?lang=")
+         or browser.find_elements(By.ID, "refused"))
+
+
+def click(browser, element_id):
+    """Click a form's button and wait for the page the form leads to."""
+    from selenium.common.exceptions import WebDriverException
+    old = by_id(browser, element_id)
+    old.click()
+
+    def gone():  # the old page's button is no more (stale, or not of the document)
+        try:
+            old.is_enabled()
+            return False
+        except WebDriverException:
+            return True
+    wait(browser, gone)
 
 
 def shot(browser, name):
@@ -85,82 +176,160 @@ def shot(browser, name):
     browser.save_screenshot(os.path.join(SCREENSHOTS, f"{name}.png"))
 
 
+def qcow2(tmp_path, data_mib: int) -> str:
+    raw, out = tmp_path / "disk.raw", tmp_path / "disk.qcow2"
+    with open(raw, "wb") as handle:
+        handle.truncate(64 * MiB)
+        handle.write(os.urandom(data_mib * MiB))
+    subprocess.run(["qemu-img", "convert", "-q", "-f", "raw", "-O", "qcow2", str(raw), str(out)],
+                   check=True)
+    return str(out)
+
+
 def test_a_wrong_password_is_refused_and_opens_no_session(browser, dashboard):
-    from selenium.webdriver.common.by import By
-    browser.delete_all_cookies()
-    log_in(browser, dashboard, password="not-the-password")
-    assert "Wrong user, password or project." in browser.find_element(By.ID, "refused").text
+    log_in(browser, dashboard, user_of(PROJECT), PROJECT, password="not-the-password")
+    assert by_id(browser, "refused").text == "Wrong user, password or project."
     assert browser.get_cookie("glancelab_dashboard") is None
     browser.get(f"{dashboard}/images")
     assert browser.current_url.startswith(f"{dashboard}/login")
 
 
-def test_a_member_logs_in_and_sees_its_images_and_the_quota_bar_move(browser, dashboard,
-                                                                     limited_api, keystone):
+def test_upload_share_accept_deactivate_cache(browser, dashboard, dash_api, keystone, tmp_path):
     from selenium.webdriver.common.by import By
-    browser.delete_all_cookies()
-    log_in(browser, dashboard)
+    user = user_of(PROJECT)
+    log_in(browser, dashboard, user, PROJECT)
     assert browser.current_url == f"{dashboard}/images"
-    assert browser.find_element(By.ID, "who").text == f"{USER} · {PROJECT}"
+    assert by_id(browser, "who").text == f"{user} · {PROJECT}"
     cookie = browser.get_cookie("glancelab_dashboard")
     assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
-
     browser.get(f"{dashboard}/quotas")
     before = int(browser.find_element(By.CSS_SELECTOR, "#quota-image_size_total .used").text)
-    token, _project_id = keystone.member_of(PROJECT)
-    headers = {"X-Auth-Token": token}
-    name = f"dash-{os.getpid()}-{time.monotonic_ns()}"
-    image = requests.post(f"{limited_api.url}/v2/images", headers=headers, timeout=30, json={
-        "name": name, "disk_format": "raw", "container_format": "bare"}).json()
-    data = b"x" * (2 * 1024 * 1024)
-    assert requests.put(f"{limited_api.url}/v2/images/{image['id']}/file", data=data,
-                        headers={**headers, "Content-Type": "application/octet-stream"},
-                        timeout=60).status_code == 204
 
+    # create by upload: the progress bar fills, then the image page follows it to active
+    path = qcow2(tmp_path, 8)
+    name = f"dash-{time.monotonic_ns()}"
+    browser.get(f"{dashboard}/images/new")
+    by_id(browser, "image-name").send_keys(name)
+    by_id(browser, "file").send_keys(path)
+    by_id(browser, "create-button").click()
+    wait(browser, lambda: "/images/new" not in browser.current_url)
+    image_id = browser.current_url.rsplit("/", 1)[1]
+    wait(browser, lambda: by_id(browser, "image-status").text == "active")
+    assert by_id(browser, "field-disk_format").text == "qcow2"
+    assert int(by_id(browser, "field-size").text) == os.path.getsize(path)
+    assert by_id(browser, "field-stores").text == "fast"
+    shot(browser, "image")
     browser.get(f"{dashboard}/images?name={name}")
-    row = browser.find_element(By.CSS_SELECTOR, f"#images tr[data-id='{image['id']}']")
-    assert name in row.text and "active" in row.find_element(By.CLASS_NAME, "status").text
+    row = browser.find_element(By.CSS_SELECTOR, f"#images tr[data-id='{image_id}']")
+    assert "active" in row.find_element(By.CLASS_NAME, "status").text
     shot(browser, "images")
     browser.get(f"{dashboard}/quotas")
     after = int(browser.find_element(By.CSS_SELECTOR, "#quota-image_size_total .used").text)
-    assert after - before == len(data) // (1024 * 1024)  # the quota counts MiB
+    assert after - before == -(-os.path.getsize(path) // MiB)  # the quota counts MiB begun
     shot(browser, "quotas")
-    # the page never carries the token, nor does any URL the browser saw
-    assert token not in browser.page_source and "X-Auth-Token" not in browser.page_source
-    session_token = re.search(r'name="csrf" value="([^"]+)"', browser.page_source).group(1)
-    assert session_token not in browser.current_url
+    # the page never carries the token, and no URL the browser saw holds a secret
+    token, _project = keystone.member_of(PROJECT)
+    assert token not in browser.page_source
+    csrf = re.search(r'name="csrf" content="([^"]+)"', browser.page_source).group(1)
+    assert csrf not in browser.current_url
 
-    browser.get(f"{dashboard}/images?lang=vi")
-    assert browser.find_element(By.ID, "tab-shared").text == "Được chia sẻ với tôi"
-    assert "Trạng thái" in browser.find_element(By.ID, "images").text
-    browser.get(f"{dashboard}/images?lang=en")
+    # share with another project, accept it there
+    _other_token, other_project = keystone.member_of(OTHER)
+    browser.get(f"{dashboard}/images/{image_id}")
+    by_id(browser, "share-project").send_keys(other_project)
+    click(browser, "share-button")
+    assert "pending" in by_id(browser, "members").text
+    log_in(browser, dashboard, user_of(OTHER), OTHER)
+    browser.get(f"{dashboard}/images/{image_id}")
+    click(browser, "accept-button")
+    browser.get(f"{dashboard}/images?tab=shared")
+    assert browser.find_elements(By.CSS_SELECTOR, f"#images tr[data-id='{image_id}']")
+    by_id(browser, "lang-vi").click()
+    wait(browser, lambda: by_id(browser, "tab-shared").text == "Được chia sẻ với tôi")
+    assert "Trạng thái" in by_id(browser, "images").text
+    by_id(browser, "lang-en").click()
+
+    # as admin: deactivate and reactivate, queue for the cache and see it cached
+    log_in(browser, dashboard, "admin", "admin")
+    browser.get(f"{dashboard}/images/{image_id}")
+    click(browser, "deactivate-button")
+    assert by_id(browser, "image-status").text == "deactivated"
+    click(browser, "reactivate-button")
+    assert by_id(browser, "image-status").text == "active"
+    click(browser, "cache-button")
+    browser.get(f"{dashboard}/cache")
+
+    def cached():
+        browser.refresh()
+        return browser.find_elements(By.CSS_SELECTOR, f".cached tr[data-id='{image_id}']")
+    wait(browser, cached)
+    shot(browser, "cache")
     browser.get(f"{dashboard}/stores")
-    # this API runs one store: Glance lists stores only with enabled_backends
-    assert "enabled_backends" in browser.find_element(By.ID, "single").text
-
-    browser.find_element(By.ID, "logout").click()
-    from selenium.webdriver.support.ui import WebDriverWait
-    WebDriverWait(browser, 30).until(lambda b: b.current_url.startswith(f"{dashboard}/login"))
+    assert by_id(browser, "store-fast").text.startswith("fast")
+    assert by_id(browser, "store-cheap").text.startswith("cheap")
+    by_id(browser, "logout").click()
+    wait(browser, lambda: browser.current_url.startswith(f"{dashboard}/login"))
     browser.get(f"{dashboard}/images")
     assert browser.current_url.startswith(f"{dashboard}/login")
 
 
+def test_a_lab_page_shows_the_last_grade_and_the_class_its_scores(browser, dashboard):
+    from selenium.webdriver.common.by import By
+    log_in(browser, dashboard, user_of(PROJECT), PROJECT)
+    browser.get(f"{dashboard}/labs")
+    assert by_id(browser, "lab-2.1").find_element(By.CLASS_NAME, "score").text == "1/1"
+    browser.get(f"{dashboard}/labs/2.1")
+    items = by_id(browser, "grade-items").text
+    assert "PASS l21: the new store directory belongs to glance" in items
+    assert "/srv/glance/images" in by_id(browser, "guide").text  # the guide, rendered
+    assert by_id(browser, "guide").find_elements(By.TAG_NAME, "h1") or \
+        by_id(browser, "guide").find_elements(By.TAG_NAME, "h2")
+    browser.get(f"{dashboard}/labs/2.1?lang=vi")
+    assert "Lần chấm gần nhất" in browser.page_source
+    browser.get(f"{dashboard}/labs/2.1?lang=en")
+    shot(browser, "lab")
+    # a button runs the lab command here, its output shown as it comes (this lab has no
+    # hosts any more: the grade says to start it)
+    click(browser, "lab-grade")
+    wait(browser, lambda: "run `glancelab lab start 2.1`" in by_id(browser, "lab-output").text)
+    browser.get(f"{dashboard}/class")
+    assert "for trainers" in by_id(browser, "refused").text  # a member is not a trainer
+    assert not browser.find_elements(By.ID, "nav-class")
+    log_in(browser, dashboard, "admin", "admin")
+    browser.get(f"{dashboard}/class")
+    an = by_id(browser, "trainee-an").text
+    binh = by_id(browser, "trainee-binh").text
+    assert "1/1" in an and "2 attempts" in an and "0/1" in binh
+
+
 def test_a_forged_csrf_token_is_refused(dashboard):
+    user = user_of(PROJECT)
     web = requests.Session()
     form = web.get(f"{dashboard}/login", timeout=30).text
     csrf = re.search(r'name="csrf" value="([^"]+)"', form).group(1)
     forged = web.post(f"{dashboard}/login", timeout=30, allow_redirects=False, data={
-        "csrf": "forged", "user": USER, "password": USER, "project": PROJECT})
+        "csrf": "forged", "user": user, "password": user, "project": PROJECT})
     assert forged.status_code == 403 and "glancelab_dashboard" not in web.cookies
     signed = web.post(f"{dashboard}/login", timeout=30, allow_redirects=False, data={
-        "csrf": csrf, "user": USER, "password": USER, "project": PROJECT})
+        "csrf": csrf, "user": user, "password": user, "project": PROJECT})
     assert signed.status_code == 303 and "glancelab_dashboard" in web.cookies
-    # a logout from another site's form (no CSRF token, or a wrong one) does nothing
-    for offered in ({}, {"csrf": csrf + "x"}):
+    page = web.get(f"{dashboard}/images", timeout=30).text
+    session_csrf = re.search(r'name="csrf" content="([^"]+)"', page).group(1)
+    # another site's form (no CSRF token, or a wrong one) changes nothing
+    made = web.post(f"{dashboard}/images", timeout=30, headers={"Accept": "application/json"},
+                    data={"csrf": session_csrf, "name": "csrf-check", "disk_format": "raw",
+                          "container_format": "bare"}).json()
+    for offered in ({}, {"csrf": session_csrf + "x"}):
+        refused = web.post(f"{dashboard}/images/{made['id']}/do/delete", data=offered,
+                           timeout=30, allow_redirects=False)
+        assert refused.status_code == 403
         refused = web.post(f"{dashboard}/logout", data=offered, timeout=30,
                            allow_redirects=False)
         assert refused.status_code == 403
-    assert web.get(f"{dashboard}/images", timeout=30, allow_redirects=False).status_code == 200
+    assert "csrf-check" in web.get(f"{dashboard}/images", timeout=30).text
+    deleted = web.post(f"{dashboard}/images/{made['id']}/do/delete", timeout=30,
+                       data={"csrf": session_csrf}, allow_redirects=False)
+    assert deleted.status_code == 303
 
 
 def test_a_noauth_api_needs_no_login_and_the_dashboard_stays_on_loopback(tmp_path):

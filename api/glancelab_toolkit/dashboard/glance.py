@@ -1,12 +1,18 @@
-"""The Glance Images API v2, asked with the session's identity; only what the pages show."""
+"""The Glance Images API v2, asked with the session's identity; what the pages need.
+
+Every call names the API in its outage (503 on the page) and passes the API's own
+message on a refusal (its 4xx on the page).
+"""
 
 from __future__ import annotations
 
 import requests
 
+PATCH_JSON = "application/openstack-images-v2.1-json-patch"
+
 
 class ApiUnavailable(Exception):
-    """The image API did not answer (the page says so, with a 503)."""
+    """The image API did not answer."""
 
 
 class ApiRefused(Exception):
@@ -22,17 +28,24 @@ class Glance:
         self.api_url = api_url.rstrip("/")
         self.headers = {"Accept": "application/json", **headers}
 
-    def get(self, path: str, params: dict | None = None) -> dict:
+    def call(self, method: str, path: str, timeout: float = 30, **kwargs) -> requests.Response:
+        headers = {**self.headers, **kwargs.pop("headers", {})}
         try:
-            answer = requests.get(self.api_url + path, params=params, headers=self.headers,
-                                  timeout=30)
+            answer = requests.request(method, self.api_url + path, headers=headers,
+                                      timeout=timeout, **kwargs)
         except requests.RequestException as exc:
             raise ApiUnavailable(f"{self.api_url}: {exc.__class__.__name__}") from None
         if answer.status_code >= 500:
-            raise ApiUnavailable(f"{self.api_url} answered {answer.status_code}")
+            raise ApiUnavailable(f"{self.api_url} answered {answer.status_code}: "
+                                 f"{_message(answer)}")
         if answer.status_code >= 400:
             raise ApiRefused(answer.status_code, _message(answer))
-        return answer.json()
+        return answer
+
+    def get(self, path: str, params: dict | None = None) -> dict:
+        return self.call("GET", path, params=params).json()
+
+    # -- images -----------------------------------------------------------------------
 
     def images(self, filters: dict, name: str, marker: str | None, limit: int) -> dict:
         """One page, as the API paginates it (never the whole catalogue)."""
@@ -43,12 +56,76 @@ class Glance:
             params["marker"] = marker
         return self.get("/v2/images", params)
 
+    def image(self, image_id: str) -> dict:
+        return self.get(f"/v2/images/{image_id}")
+
+    def create(self, fields: dict) -> dict:
+        return self.call("POST", "/v2/images", json=fields).json()
+
+    def upload(self, image_id: str, chunks, size: int | None) -> None:
+        """The data, streamed as it comes (chunked when its size is not known)."""
+        headers = {"Content-Type": "application/octet-stream"}
+        if size is not None:
+            headers["Content-Length"] = str(size)
+        self.call("PUT", f"/v2/images/{image_id}/file", data=chunks, headers=headers,
+                  timeout=600)
+
+    def patch(self, image_id: str, changes: list[dict]) -> dict:
+        return self.call("PATCH", f"/v2/images/{image_id}", json=changes,
+                         headers={"Content-Type": PATCH_JSON}).json()
+
+    def delete(self, image_id: str) -> None:
+        self.call("DELETE", f"/v2/images/{image_id}")
+
+    def action(self, image_id: str, action: str) -> None:
+        """deactivate or reactivate"""
+        self.call("POST", f"/v2/images/{image_id}/actions/{action}")
+
+    def import_image(self, image_id: str, method: dict, stores: list[str] | None = None) -> None:
+        body = {"method": method, **({"stores": stores} if stores else {})}
+        self.call("POST", f"/v2/images/{image_id}/import", json=body)
+
+    def members(self, image_id: str) -> list[dict]:
+        return self.get(f"/v2/images/{image_id}/members")["members"]
+
+    def add_member(self, image_id: str, project_id: str) -> None:
+        self.call("POST", f"/v2/images/{image_id}/members", json={"member": project_id})
+
+    def set_member_status(self, image_id: str, project_id: str, status: str) -> None:
+        self.call("PUT", f"/v2/images/{image_id}/members/{project_id}",
+                  json={"status": status})
+
+    def image_tasks(self, image_id: str) -> list[dict]:
+        return self.get(f"/v2/images/{image_id}/tasks")["tasks"]
+
+    # -- the rest -----------------------------------------------------------------------
+
+    def tasks(self, marker: str | None, limit: int) -> dict:
+        params = {"limit": limit, "sort_dir": "desc", **({"marker": marker} if marker else {})}
+        return self.get("/v2/tasks", params)
+
     def usage(self) -> dict:
         return self.get("/v2/info/usage")["usage"]
 
     def stores(self, detail: bool) -> list[dict]:
         path = "/v2/info/stores/detail" if detail else "/v2/info/stores"
         return self.get(path)["stores"]
+
+    def import_info(self) -> list[str]:
+        return self.get("/v2/info/import")["import-methods"]["value"]
+
+    def cache(self) -> dict:
+        return self.get("/v2/cache")
+
+    def queue_for_cache(self, image_id: str) -> None:
+        self.call("PUT", f"/v2/cache/{image_id}")
+
+    def cache_delete(self, image_id: str | None) -> None:
+        self.call("DELETE", f"/v2/cache/{image_id}" if image_id else "/v2/cache")
+
+    def cache_maintain(self, what: str) -> None:
+        """prune or clean"""
+        self.call("POST", f"/v2/cache/{what}")
 
 
 def tab_filters(tab: str, project_id: str | None) -> dict:
@@ -61,6 +138,8 @@ def tab_filters(tab: str, project_id: str | None) -> dict:
 
 
 TABS = ("project", "shared", "public", "community")
+# statuses that change by themselves: the pages follow them live
+MOVING = ("queued", "saving", "uploading", "importing")
 
 
 def _message(answer: requests.Response) -> str:
@@ -68,6 +147,11 @@ def _message(answer: requests.Response) -> str:
         body = answer.json()
     except ValueError:
         return answer.text[:300]
-    if isinstance(body, dict) and "message" in body:
-        return str(body["message"])
+    if isinstance(body, dict):
+        for key in ("message", "title"):
+            if key in body:
+                return str(body[key])
+        error = body.get("error") or {}
+        if isinstance(error, dict) and "message" in error:
+            return str(error["message"])
     return answer.text[:300]

@@ -21,12 +21,14 @@ class _QuietHandler(simple_server.WSGIRequestHandler):
                          f"{self.path.split('?', 1)[0]} {args[1] if len(args) > 1 else ''}\n")
 
 
-def serve(api_url: str, keystone_url: str | None, host: str, port: int) -> int:
+def serve(api_url: str, keystone_url: str | None, host: str, port: int,
+          cache_nodes: list[str] | None = None, lab_homes: str | None = None) -> int:
     if keystone_url is None and not _loopback(host):
         print(f"glancelab dashboard: without --keystone-url nobody logs in, so it listens on "
               f"loopback only, not {host}", file=sys.stderr)
         return 2
-    app = create_app(api_url, keystone_url)
+    app = create_app(api_url, keystone_url, cache_nodes=cache_nodes, lab_homes=lab_homes,
+                     lab_actions=_loopback(host))
     with simple_server.make_server(host, port, app, server_class=_Server,
                                    handler_class=_QuietHandler) as server:
         print(f"glancelab dashboard on http://{host}:{port}/ (API {api_url}"
