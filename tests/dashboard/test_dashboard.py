@@ -263,10 +263,12 @@ def test_upload_share_accept_deactivate_cache(browser, dashboard, dash_api, keys
         browser.refresh()
         return browser.find_elements(By.CSS_SELECTOR, f".cached tr[data-id='{image_id}']")
     wait(browser, cached)
+    assert "of image_cache_max_size 10737418240 bytes" in by_id(browser, "node-1").text
     shot(browser, "cache")
     browser.get(f"{dashboard}/stores")
-    assert by_id(browser, "store-fast").text.startswith("fast")
-    assert by_id(browser, "store-cheap").text.startswith("cheap")
+    for store in ("fast", "cheap"):  # as admin: type, weight and health too
+        row = by_id(browser, f"store-{store}").text
+        assert row.startswith(store) and "file" in row and row.endswith("OK"), row
     by_id(browser, "logout").click()
     wait(browser, lambda: browser.current_url.startswith(f"{dashboard}/login"))
     browser.get(f"{dashboard}/images")

@@ -137,7 +137,11 @@ class DetailedHealth:
                       "drained": drained, "drain_file": self.drain_file,
                       "database": {"name": self.database_name, "state": database_state,
                                    **pool_usage()},
-                      "default_store": self.rt.stores.default_id, "stores": stores}
+                      "default_store": self.rt.stores.default_id, "stores": stores,
+                      # what the cache holds against image_cache_max_size (the dashboard's bar)
+                      "cache": None if self.rt.cache is None else {
+                          "size": self.rt.cache.total_size(),
+                          "max_size": self.rt.cache.max_size}}
 
 
 def add_routes(app: falcon.App, rt: Runtime, config: Config) -> None:

@@ -111,6 +111,21 @@ class Glance:
         path = "/v2/info/stores/detail" if detail else "/v2/info/stores"
         return self.get(path)["stores"]
 
+    def health(self) -> dict:
+        """glancelab's /healthcheck?detailed (admins; 503 with the same body when the node
+        is unhealthy): each store's health, the cache's size and limit. {} where the API
+        has none (a real Glance answers it as text)."""
+        try:
+            body = requests.get(f"{self.api_url}/healthcheck?detailed", headers=self.headers,
+                                timeout=30).json()
+        except (requests.RequestException, ValueError):
+            return {}
+        return body if isinstance(body, dict) else {}
+
+    def store_health(self) -> dict[str, str]:
+        stores = self.health().get("stores")
+        return stores if isinstance(stores, dict) else {}
+
     def import_info(self) -> list[str]:
         return self.get("/v2/info/import")["import-methods"]["value"]
 

@@ -35,10 +35,11 @@ class Stores(Page):
 
         def fetch():
             api = self.dashboard.glance(session)
+            health = api.store_health() if session.is_admin else {}
             try:
                 try:
                     return {"stores": api.stores(detail=session.is_admin),
-                            "detailed": session.is_admin}
+                            "detailed": session.is_admin, "health": health}
                 except glance.ApiRefused as exc:
                     if exc.status != 403:  # the detail is for admins (policy)
                         raise
@@ -65,10 +66,14 @@ class Cache(Page):
                 try:
                     listing = api.cache()
                     cached = listing.get("cached_images", [])
+                    limits = (api.health().get("cache") or {}) if session.is_admin else {}
                     nodes.append({"url": url, "cached": cached,
                                   "queued": listing.get("queued_images", []),
                                   "bytes": sum(e.get("size") or 0 for e in cached),
-                                  "hits": sum(e.get("hits") or 0 for e in cached)})
+                                  "hits": sum(e.get("hits") or 0 for e in cached),
+                                  "max_size": limits.get("max_size"),
+                                  "percent": percent(limits.get("size", 0),
+                                                     limits.get("max_size"))})
                 except glance.ApiUnavailable as exc:
                     nodes.append({"url": url, "unavailable": str(exc)})
                 except glance.ApiRefused as exc:
