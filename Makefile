@@ -48,6 +48,7 @@ bench: install-test
 	$(BIN)/python bench/api_bench.py
 	$(BIN)/python bench/data_path.py
 	$(BIN)/python bench/labs_bench.py
+	$(BIN)/python bench/dashboard_bench.py
 	$(BIN)/python bench/module_count.py
 	$(BIN)/python bench/auth_bench.py
 	$(BIN)/python bench/soak.py
