@@ -13,34 +13,22 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 
 import requests
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "tests"))
-from harness import GLANCELAB, ApiServer, free_port  # noqa: E402
-from list_scale import seed  # noqa: E402
+from harness import GLANCELAB, ApiServer, free_port, wait_until_answers  # noqa: E402
+from list_scale import seed, timed  # noqa: E402
 
 TARGET_MS, TARGET_KB = 100, 200
 PAGES = {"images, first page": "/images", "images, public tab": "/images?tab=public",
          "images, name search": "/images?name=image-00004242", "quotas": "/quotas",
          "stores": "/stores"}
-
-
-def median_ms(url: str, repeat: int) -> float:
-    requests.get(url, timeout=60).raise_for_status()
-    samples = []
-    for _ in range(repeat):
-        began = time.perf_counter()
-        requests.get(url, timeout=60).raise_for_status()
-        samples.append((time.perf_counter() - began) * 1000)
-    return statistics.median(samples)
 
 
 def main() -> None:
@@ -58,13 +46,9 @@ def main() -> None:
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         url = f"http://127.0.0.1:{port}"
         try:
-            for _ in range(100):
-                try:
-                    requests.get(url + "/images", timeout=1)
-                    break
-                except requests.ConnectionError:
-                    time.sleep(0.1)
-            times = {name: round(median_ms(url + path, args.repeat), 1)
+            wait_until_answers(url + "/images")
+            session = requests.Session()
+            times = {name: round(timed(session, url + path, args.repeat), 1)
                      for name, path in PAGES.items()}
             page = requests.get(url + "/images", timeout=60)
             weight = len(page.content) + sum(

@@ -18,6 +18,19 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GLANCELAB = os.path.join(os.path.dirname(sys.executable), "glancelab")
 
 
+def wait_until_answers(url: str, timeout: float = 10.0) -> None:
+    """Return once something answers HTTP at `url` (any status)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            requests.get(url, timeout=1)
+            return
+        except requests.ConnectionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -565,6 +578,21 @@ class Keystone(Service):
             return found[kind][0]["id"]
         singular = kind[:-1]
         return admin.post(f"{self.url}/v3/{kind}", json={singular: fields}).json()[singular]["id"]
+
+    def oslo_limit_section(self) -> str:
+        """[oslo_limit] for use_keystone_limits, as Glance's guide writes it: the glance
+        user, system-scoped, reading the limits of the image endpoint."""
+        return f"""
+            [oslo_limit]
+            auth_url = {self.url}
+            auth_type = password
+            user_domain_id = default
+            username = glance
+            password = glance
+            system_scope = all
+            endpoint_id = {self.env['KEYSTONE_IMAGE_ENDPOINT_ID']}
+            region_name = RegionOne
+            """
 
     def authtoken_section(self) -> str:
         """[keystone_authtoken] as Glance's install guide writes it."""

@@ -72,15 +72,7 @@ def limited_api(keystone, limits, tmp_path_factory):
         auth_strategy = keystone
         use_keystone_limits = true
         {keystone.authtoken_section()}
-        [oslo_limit]
-        auth_url = {keystone.url}
-        auth_type = password
-        user_domain_id = default
-        username = glance
-        password = glance
-        system_scope = all
-        endpoint_id = {keystone.env['KEYSTONE_IMAGE_ENDPOINT_ID']}
-        region_name = RegionOne
+        {keystone.oslo_limit_section()}
         """)
     yield server.start()
     server.stop()

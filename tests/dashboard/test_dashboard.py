@@ -21,7 +21,7 @@ import time
 import pytest
 import requests
 
-from harness import GLANCELAB, ROOT, ApiServer, free_port
+from harness import GLANCELAB, ROOT, ApiServer, free_port, wait_until_answers
 from test_unified_limits import limits  # noqa: F401 (the fixture: Keystone's registered limits)
 
 CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
@@ -54,15 +54,7 @@ def dash_api(keystone, limits, tmp_path_factory):  # noqa: F811
         filesystem_store_datadir = {work}/fast
         [cheap]
         filesystem_store_datadir = {work}/cheap
-        [oslo_limit]
-        auth_url = {keystone.url}
-        auth_type = password
-        user_domain_id = default
-        username = glance
-        password = glance
-        system_scope = all
-        endpoint_id = {keystone.env['KEYSTONE_IMAGE_ENDPOINT_ID']}
-        region_name = RegionOne
+        {keystone.oslo_limit_section()}
         """)
     server.base_store_conf = False
     yield server.start()
@@ -105,12 +97,7 @@ def dashboard(dash_api, keystone, lab_homes, tmp_path_factory):
                                env={**os.environ, "GLANCELAB_LAB_HOME":
                                     os.path.join(lab_homes, "an")})
     url = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            requests.get(url + "/login", timeout=1)
-            break
-        except requests.ConnectionError:
-            time.sleep(0.1)
+    wait_until_answers(url + "/login")
     yield url
     process.terminate()
     process.wait(timeout=10)
@@ -345,12 +332,8 @@ def test_a_noauth_api_needs_no_login_and_the_dashboard_stays_on_loopback(tmp_pat
             "name": "noauth-dash", "disk_format": "raw", "container_format": "bare"})
         assert created.status_code == 201
         url = f"http://127.0.0.1:{port}"
-        for _ in range(100):
-            try:
-                page = requests.get(f"{url}/login", timeout=1)
-                break
-            except requests.ConnectionError:
-                time.sleep(0.1)
+        wait_until_answers(f"{url}/login")
+        page = requests.get(f"{url}/login", timeout=30)
         assert page.url == f"{url}/images" and "noauth-dash" in page.text
         assert "/logout" not in page.text
     finally:

@@ -118,14 +118,8 @@ class Page:
         """The page, or the API's refusal or outage said on it (its 4xx, or 503 naming it)."""
         try:
             values = fetch()
-        except glance.ApiUnavailable as exc:
-            return self.dashboard.render(req, resp, "error.html", session,
-                                         status=falcon.HTTP_503, unavailable=str(exc))
-        except glance.ApiRefused as exc:
-            _ = gettext(req)
-            return self.dashboard.render(
-                req, resp, "error.html", session, status=falcon.code_to_http_status(exc.status),
-                refused=_("The image API refused: {error}").format(error=exc))
+        except (glance.ApiUnavailable, glance.ApiRefused) as exc:
+            return self.api_failed(req, resp, session, exc)
         self.dashboard.render(req, resp, template, session, **values)
 
     def act(self, req, resp, session, action, back, refused_back: str = ""):
@@ -133,16 +127,20 @@ class Page:
         once the action is done: a 303), or say why not (with a link to `refused_back`)."""
         try:
             action()
-        except glance.ApiUnavailable as exc:
+        except (glance.ApiUnavailable, glance.ApiRefused) as exc:
+            return self.api_failed(req, resp, session, exc,
+                                   refused_back or (back if isinstance(back, str) else ""))
+        raise falcon.HTTPSeeOther(back() if callable(back) else back)
+
+    def api_failed(self, req, resp, session, exc: Exception, back: str = "") -> None:
+        """The API's outage (503, naming it) or refusal (its own status and message)."""
+        if isinstance(exc, glance.ApiUnavailable):
             return self.dashboard.render(req, resp, "error.html", session,
                                          status=falcon.HTTP_503, unavailable=str(exc))
-        except glance.ApiRefused as exc:
-            _ = gettext(req)
-            return self.dashboard.render(
-                req, resp, "error.html", session, status=falcon.code_to_http_status(exc.status),
-                refused=_("The image API refused: {error}").format(error=exc),
-                back=refused_back or (back if isinstance(back, str) else ""))
-        raise falcon.HTTPSeeOther(back() if callable(back) else back)
+        _ = gettext(req)
+        self.dashboard.render(
+            req, resp, "error.html", session, status=falcon.code_to_http_status(exc.status),
+            refused=_("The image API refused: {error}").format(error=exc), back=back)
 
 
 def form_fields(req) -> dict[str, str]:
