@@ -51,7 +51,8 @@ def cmd_lab(args) -> int:
         if command == "doctor":
             return doctor.doctor()
         if command == "prepare":
-            return cycle.prepare_machine()
+            from glancelab_toolkit.labs.preparing import prepare_machine
+            return prepare_machine()
         if command == "status":
             return cycle.status(Trainee.current())
         if command == "exam":

@@ -5,49 +5,14 @@
 
 from __future__ import annotations
 
-import concurrent.futures
 import os
 import sys
 
 from glancelab_toolkit.i18n import _
-from glancelab_toolkit.labs import grading, hosts
+from glancelab_toolkit.labs import grading, hosts, preparing
 from glancelab_toolkit.labs.playbook import play
 from glancelab_toolkit.labs.spec import Lab, LabError, all_labs, home
 from glancelab_toolkit.labs.trainee import Trainee, age, now_iso
-
-
-def prepare_machine() -> int:
-    """What every lab's start reuses, made now rather than by the first start: the wheels,
-    the hosts' layer installed from them, the Keystone database new Keystones copy."""
-    hosts.host_layer(hosts.wheelhouse())
-    hosts.keystone_template()
-    print(_("this machine is ready: a lab starts in seconds"))
-    return 0
-
-
-def prepare(lab: Lab, trainee: Trainee) -> bool:
-    """Fresh hosts brought to the exercise's starting state; False (said why) if not."""
-    trainee.record(lab, state="starting", started_at=now_iso())
-    wheels = hosts.wheelhouse()
-    # the hosts come up while the services start: neither needs the other yet
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        hosts_up = pool.submit(hosts.start_hosts, lab, trainee, fresh=True, wheels=wheels)
-        services = hosts.start_services(lab, trainee)
-        hosts_up.result()
-    inventory = hosts.write_inventory(lab, trainee, {
-        "glancelab_api_wheelhouse": wheels, **services})
-    run_dir = trainee.new_run_dir(lab, "start")
-    print(_("Lab {number}: {title} — preparing the starting state").format(
-        number=lab.number, title=lab.title_in()), flush=True)
-    ok, _seconds = play(lab.start, run_dir, inventory, trainee)
-    if not ok:
-        trainee.record(lab, state="start failed")
-        print("\n" + _("Preparing the lab failed; the failing task is above, its full output "
-                       "in {run_dir}. `glancelab lab doctor` checks this machine; then start "
-                       "again.").format(run_dir=run_dir))
-        return False
-    trainee.record(lab, state="started")
-    return True
 
 
 def start(lab: Lab, trainee: Trainee) -> int:
@@ -55,7 +20,7 @@ def start(lab: Lab, trainee: Trainee) -> int:
     if lab.exam_minutes is not None:
         raise LabError(_("{number} is the review exam: `glancelab lab exam` starts it").format(
             number=lab.number))
-    if not prepare(lab, trainee):
+    if not preparing.prepare(lab, trainee):
         return 1
     where = ", ".join(_("{host} at {address}").format(host=name, address=address)
                       for name, address in trainee.hosts(lab).items())

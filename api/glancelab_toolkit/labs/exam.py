@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime
 
 from glancelab_toolkit.i18n import _, chosen
-from glancelab_toolkit.labs import cycle, grading, hosts
+from glancelab_toolkit.labs import grading, hosts, preparing
 from glancelab_toolkit.labs.spec import Lab, LabError, all_labs
 from glancelab_toolkit.labs.trainee import Trainee, now_iso
 
@@ -39,7 +39,7 @@ def begin(trainee: Trainee, minutes: float | None = None) -> int:
     lab = the_exam()
     left = seconds_left(trainee.state(lab))
     if left is None:
-        if not cycle.prepare(lab, trainee):
+        if not preparing.prepare(lab, trainee):
             return 1
         limit = minutes if minutes is not None else lab.exam_minutes
         now = datetime.datetime.now(datetime.timezone.utc)
