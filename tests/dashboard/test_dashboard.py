@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import socket
 import subprocess
 import time
 
@@ -336,6 +337,14 @@ def test_a_noauth_api_needs_no_login_and_the_dashboard_stays_on_loopback(tmp_pat
         page = requests.get(f"{url}/login", timeout=30)
         assert page.url == f"{url}/images" and "noauth-dash" in page.text
         assert "/logout" not in page.text
+        # a client that connects and sends nothing is served by nobody for long: others are
+        # answered meanwhile, and it is cut off
+        idle = socket.create_connection(("127.0.0.1", port))
+        idle.settimeout(30)
+        began = time.monotonic()
+        assert requests.get(f"{url}/images", timeout=5).status_code == 200
+        assert idle.recv(1) == b"" and time.monotonic() - began < 25
+        idle.close()
     finally:
         process.terminate()
         process.wait(timeout=10)

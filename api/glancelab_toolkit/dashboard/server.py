@@ -1,21 +1,43 @@
-"""`glancelab dashboard`: the pages served by one process (sessions live in it), a thread
-a request."""
+"""`glancelab dashboard`: the pages served by one process (sessions live in it), by a
+bounded pool of threads; a client that sends nothing for a while is cut off, so slow or
+idle connections cannot hold the pool."""
 
 from __future__ import annotations
 
+import concurrent.futures
 import ipaddress
-import socketserver
 import sys
 from wsgiref import simple_server
 
 from glancelab_toolkit.dashboard.app import create_app
 
 
-class _Server(socketserver.ThreadingMixIn, simple_server.WSGIServer):
-    daemon_threads = True
+THREADS = 16
+IDLE_SECONDS = 10
+
+
+class _Server(simple_server.WSGIServer):
+    """Each connection handled by a thread of a fixed pool (more wait their turn)."""
+
+    pool = concurrent.futures.ThreadPoolExecutor(THREADS, thread_name_prefix="dashboard")
+
+    def process_request(self, request, client_address):
+        self.pool.submit(self._handle, request, client_address)
+
+    def _handle(self, request, client_address):
+        try:
+            self.finish_request(request, client_address)
+        except OSError:  # a client that went away, or sent nothing for IDLE_SECONDS
+            pass
+        except Exception:
+            self.handle_error(request, client_address)
+        finally:
+            self.shutdown_request(request)
 
 
 class _QuietHandler(simple_server.WSGIRequestHandler):
+    timeout = IDLE_SECONDS  # a read that waits this long ends the connection
+
     def log_message(self, format, *args):  # one line a request, without the query string
         sys.stderr.write(f"{self.address_string()} {self.command} "
                          f"{self.path.split('?', 1)[0]} {args[1] if len(args) > 1 else ''}\n")
