@@ -29,7 +29,7 @@ def cmd_snapshot_import(args) -> int:
 def cmd_dashboard(args) -> int:
     from glancelab_toolkit.dashboard.server import serve
     return serve(args.api_url, args.keystone_url or None, args.host, args.port,
-                 args.cache_node, args.lab_homes)
+                 args.cache_node, args.lab_homes, args.https)
 
 
 def cmd_lab(args) -> int:
@@ -193,6 +193,9 @@ def add_commands(sub) -> list[argparse.ArgumentParser]:
     dashboard.add_argument("--cache-node", action="append", metavar="URL",
                            help="an API node whose cache the cache page shows (repeat; "
                                 "default: the API)")
+    dashboard.add_argument("--https", action="store_true",
+                           help="browsers reach it over HTTPS (a TLS proxy in front): its "
+                                "cookies are then sent over HTTPS only")
     dashboard.add_argument("--lab-homes", metavar="DIR",
                            help="a trainer's directory of trainees' lab homes (the class page)")
     dashboard.set_defaults(func=cmd_dashboard)

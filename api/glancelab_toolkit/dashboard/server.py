@@ -44,13 +44,14 @@ class _QuietHandler(simple_server.WSGIRequestHandler):
 
 
 def serve(api_url: str, keystone_url: str | None, host: str, port: int,
-          cache_nodes: list[str] | None = None, lab_homes: str | None = None) -> int:
+          cache_nodes: list[str] | None = None, lab_homes: str | None = None,
+          https: bool = False) -> int:
     if keystone_url is None and not _loopback(host):
         print(f"glancelab dashboard: without --keystone-url nobody logs in, so it listens on "
               f"loopback only, not {host}", file=sys.stderr)
         return 2
-    app = create_app(api_url, keystone_url, cache_nodes=cache_nodes, lab_homes=lab_homes,
-                     lab_actions=_loopback(host))
+    app = create_app(api_url, keystone_url, secure_cookies=https, cache_nodes=cache_nodes,
+                     lab_homes=lab_homes, lab_actions=_loopback(host))
     with simple_server.make_server(host, port, app, server_class=_Server,
                                    handler_class=_QuietHandler) as server:
         print(f"glancelab dashboard on http://{host}:{port}/ (API {api_url}"
