@@ -83,6 +83,15 @@ def keystone(session_dir):
 
 
 @pytest.fixture(scope="session")
+def limits(keystone):
+    """The image service's registered limits in the session's Keystone (use_keystone_limits)."""
+    limits = harness.Limits(keystone)
+    for resource, default in harness.LIMIT_DEFAULTS.items():
+        limits.register(resource, default)
+    return limits
+
+
+@pytest.fixture(scope="session")
 def keystone_api(keystone, session_dir):
     """The API with auth_strategy = keystone, on the port the catalog names for images."""
     server = ApiServer(os.path.join(session_dir, "api-keystone"), port=keystone.glance_port,

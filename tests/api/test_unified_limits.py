@@ -4,65 +4,13 @@ from __future__ import annotations
 
 import concurrent.futures
 import os
-import subprocess
-import sys
 
 import pytest
 import requests
 
-from harness import ApiServer
+from harness import LIMIT_DEFAULTS, ApiServer
 
-BIN = os.path.dirname(sys.executable)
 MiB = 1024 * 1024
-DEFAULTS = {"image_size_total": 1000, "image_stage_total": 1000, "image_count_total": 100,
-            "image_count_uploading": 100}
-
-
-class Limits:
-    """Keystone's registered and project limits of the image service, set as the admin."""
-
-    def __init__(self, keystone):
-        self.keystone = keystone
-        self.admin = keystone.session("admin")
-        self.url = keystone.env["OS_AUTH_URL"]
-        endpoint = self.admin.get(
-            f"{self.url}/endpoints/{keystone.env['KEYSTONE_IMAGE_ENDPOINT_ID']}").json()
-        self.service_id = endpoint["endpoint"]["service_id"]
-
-    def register(self, resource: str, default: int) -> None:
-        found = self.admin.get(f"{self.url}/registered_limits", params={
-            "service_id": self.service_id, "resource_name": resource}).json()["registered_limits"]
-        if found:
-            self.admin.patch(f"{self.url}/registered_limits/{found[0]['id']}",
-                             json={"registered_limit": {"default_limit": default}})
-        else:
-            self.admin.post(f"{self.url}/registered_limits", json={"registered_limits": [{
-                "service_id": self.service_id, "region_id": "RegionOne",
-                "resource_name": resource, "default_limit": default}]})
-
-    def set_project(self, project_id: str, resource: str, value: int) -> None:
-        """As a trainee does it: openstack limit create (or set, the second time)."""
-        env = {**os.environ, **{k: v for k, v in self.keystone.env.items()
-                                if k.startswith("OS_")}}
-        found = self.admin.get(f"{self.url}/limits", params={
-            "service_id": self.service_id, "project_id": project_id,
-            "resource_name": resource}).json()["limits"]
-        if found:
-            command = ["limit", "set", "--resource-limit", str(value), found[0]["id"]]
-        else:
-            command = ["limit", "create", "--project", project_id, "--service", "image",
-                       "--region", "RegionOne", "--resource-limit", str(value), resource]
-        done = subprocess.run([os.path.join(BIN, "openstack"), *command, "-f", "json"],
-                              capture_output=True, text=True, env=env, timeout=120)
-        assert done.returncode == 0, done.stderr
-
-
-@pytest.fixture(scope="module")
-def limits(keystone):
-    limits = Limits(keystone)
-    for resource, default in DEFAULTS.items():
-        limits.register(resource, default)
-    return limits
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +43,7 @@ def test_parallel_creates_never_pass_image_count_total(keystone, limits, limited
     usage = requests.get(f"{limited_api.url}/v2/info/usage", timeout=60,
                          headers={"X-Auth-Token": token}).json()["usage"]
     assert usage["image_count_total"] == {"limit": 5, "usage": 5}
-    assert usage["image_size_total"]["limit"] == DEFAULTS["image_size_total"]
+    assert usage["image_size_total"]["limit"] == LIMIT_DEFAULTS["image_size_total"]
     limits.set_project(project, "image_count_total", 6)  # a change holds at once
     assert create(limited_api, token).status_code == 201
 

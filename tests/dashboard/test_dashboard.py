@@ -23,7 +23,6 @@ import pytest
 import requests
 
 from harness import GLANCELAB, ROOT, ApiServer, free_port, wait_until_answers
-from test_unified_limits import limits  # noqa: F401 (the fixture: Keystone's registered limits)
 
 CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 SCREENSHOTS = os.path.join(ROOT, "var", "screenshots")
@@ -40,7 +39,7 @@ def user_of(project: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def dash_api(keystone, limits, tmp_path_factory):  # noqa: F811
+def dash_api(keystone, limits, tmp_path_factory):
     work = tmp_path_factory.mktemp("dash-api")
     server = ApiServer(str(work), extra_conf=f"""
         [DEFAULT]
