@@ -27,8 +27,16 @@ def cmd_snapshot_import(args) -> int:
 
 
 def cmd_dashboard(args) -> int:
-    from glancelab_toolkit.dashboard.server import serve
-    return serve(args.api_url, args.keystone_url or None, args.host, args.port,
+    from glancelab_toolkit.dashboard.server import from_config, serve
+    api_url, keystone_url = args.api_url, args.keystone_url
+    if args.config:  # a node's glance-api.conf names its API and its Keystone
+        found = from_config(args.config)
+        api_url = api_url or found["api_url"]
+        keystone_url = found["keystone_url"] if keystone_url is None else keystone_url
+    api_url = api_url or os.environ.get("OS_IMAGE_URL", "http://127.0.0.1:9292")
+    if keystone_url is None:
+        keystone_url = os.environ.get("OS_AUTH_URL", "")
+    return serve(api_url, keystone_url or None, args.host, args.port,
                  args.cache_node, args.lab_homes, args.https)
 
 
@@ -183,11 +191,12 @@ def add_commands(sub) -> list[argparse.ArgumentParser]:
                        help="en or vi (default: $GLANCELAB_LANG, else the locale)")
     dashboard = sub.add_parser("dashboard", help="web pages over an image API: images, "
                                                  "stores, quotas")
-    dashboard.add_argument("--api-url", default=os.environ.get("OS_IMAGE_URL",
-                                                               "http://127.0.0.1:9292"))
-    dashboard.add_argument("--keystone-url", default=os.environ.get("OS_AUTH_URL", ""),
-                           help="log users in there (default $OS_AUTH_URL); none: a noauth "
-                                "API, no login, loopback only")
+    dashboard.add_argument("--api-url", help="the image API (default: what --config "
+                                             "names, else $OS_IMAGE_URL, else "
+                                             "http://127.0.0.1:9292)")
+    dashboard.add_argument("--keystone-url", help="log users in there (default: what --config "
+                                                  "names, else $OS_AUTH_URL); empty: a noauth "
+                                                  "API, no login, loopback only")
     dashboard.add_argument("--host", default="127.0.0.1")
     dashboard.add_argument("--port", type=int, default=9393)
     dashboard.add_argument("--cache-node", action="append", metavar="URL",

@@ -253,9 +253,12 @@ def test_upload_share_accept_deactivate_cache(browser, dashboard, dash_api, keys
     assert "of image_cache_max_size 10737418240 bytes" in by_id(browser, "node-1").text
     shot(browser, "cache")
     browser.get(f"{dashboard}/stores")
-    for store in ("fast", "cheap"):  # as admin: type, weight and health too
-        row = by_id(browser, f"store-{store}").text
-        assert row.startswith(store) and "file" in row and row.endswith("OK"), row
+    for store in ("fast", "cheap"):  # as admin: type, weight, images, bytes and health too
+        row = by_id(browser, f"store-{store}")
+        assert row.text.startswith(store) and "file" in row.text and row.text.endswith("OK")
+        held = (1, os.path.getsize(path)) if store == "fast" else (0, 0)
+        assert (int(row.find_element(By.CLASS_NAME, "images").text),
+                int(row.find_element(By.CLASS_NAME, "bytes").text)) == held, row.text
     by_id(browser, "logout").click()
     wait(browser, lambda: browser.current_url.startswith(f"{dashboard}/login"))
     browser.get(f"{dashboard}/images")

@@ -21,6 +21,7 @@ from glancelab import __version__, errors
 from glancelab.conf import Config
 from glancelab.db import UNAVAILABLE, briefly, database, describe, pool_usage
 from glancelab.identity.middleware import asks_detail
+from glancelab.multistore.service import store_usage
 from glancelab.runtime import Runtime
 from glancelab.stores import StoreError
 
@@ -127,6 +128,7 @@ class DetailedHealth:
         for store_id, problem in self.rt.stores.check().items():
             stores[store_id] = "OK" if problem is None else str(problem)
         database_problem = unanswered_database()
+        usage = None if database_problem else store_usage(self.rt)
         database_state = f"unavailable: {database_problem}" if database_problem else "OK"
         drained = bool(self.drain_file) and os.path.exists(self.drain_file)
         healthy = (database_state == "OK" and not drained
@@ -138,6 +140,8 @@ class DetailedHealth:
                       "database": {"name": self.database_name, "state": database_state,
                                    **pool_usage()},
                       "default_store": self.rt.stores.default_id, "stores": stores,
+                      # images and bytes each store holds (None: too many to count quickly)
+                      "store_usage": usage,
                       # what the cache holds against image_cache_max_size (the dashboard's bar)
                       "cache": None if self.rt.cache is None else {
                           "size": self.rt.cache.total_size(),

@@ -122,10 +122,6 @@ class Glance:
             return {}
         return body if isinstance(body, dict) else {}
 
-    def store_health(self) -> dict[str, str]:
-        stores = self.health().get("stores")
-        return stores if isinstance(stores, dict) else {}
-
     def import_info(self) -> list[str]:
         return self.get("/v2/info/import")["import-methods"]["value"]
 

@@ -63,6 +63,31 @@ def serve(api_url: str, keystone_url: str | None, host: str, port: int,
     return 0
 
 
+def from_config(path: str) -> dict[str, str | None]:
+    """The API and the Keystone a node's glance-api.conf names: where it listens (a
+    wildcard address is reached on loopback), and [keystone_authtoken]'s
+    www_authenticate_uri when it asks Keystone ('' for noauth)."""
+    import configparser
+    parser = configparser.ConfigParser(interpolation=None, strict=False)
+    parser.read(path)
+    host = parser.get("DEFAULT", "bind_host", fallback="127.0.0.1")
+    if host in ("0.0.0.0", "::", ""):
+        host = "127.0.0.1"
+    host = f"[{host}]" if ":" in host else host
+    api_url = f"http://{host}:{parser.get('DEFAULT', 'bind_port', fallback='9292')}"
+    keystone_url = ""
+    # unset, as glancelab reads it: keystone when [paste_deploy] flavor says so
+    strategy = parser.get("DEFAULT", "auth_strategy", fallback="") or (
+        "keystone" if parser.get("paste_deploy", "flavor", fallback="") == "keystone"
+        else "noauth")
+    if strategy == "keystone":
+        keystone_url = parser.get("keystone_authtoken", "www_authenticate_uri",
+                                  fallback="").rstrip("/")
+        if keystone_url and not keystone_url.endswith("/v3"):
+            keystone_url += "/v3"
+    return {"api_url": api_url, "keystone_url": keystone_url or None}
+
+
 def _loopback(host: str) -> bool:
     try:
         return ipaddress.ip_address(host).is_loopback

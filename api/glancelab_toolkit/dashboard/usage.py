@@ -35,11 +35,14 @@ class Stores(Page):
 
         def fetch():
             api = self.dashboard.glance(session)
-            health = api.store_health() if session.is_admin else {}
+            # glancelab's detailed health, for admins: each store's state, images and bytes
+            health = api.health() if session.is_admin else {}
             try:
                 try:
                     return {"stores": api.stores(detail=session.is_admin),
-                            "detailed": session.is_admin, "health": health}
+                            "detailed": session.is_admin,
+                            "health": health.get("stores") or {},
+                            "usage": health.get("store_usage") or {}}
                 except glance.ApiRefused as exc:
                     if exc.status != 403:  # the detail is for admins (policy)
                         raise
