@@ -55,6 +55,8 @@ def dash_api(keystone, limits, tmp_path_factory):
         filesystem_store_datadir = {work}/fast
         [cheap]
         filesystem_store_datadir = {work}/cheap
+        [os_glance_staging_store]
+        filesystem_store_datadir = {work}/staging
         {keystone.oslo_limit_section()}
         """)
     server.base_store_conf = False
@@ -214,6 +216,17 @@ def test_upload_share_accept_deactivate_cache(browser, dashboard, dash_api, keys
     after = int(browser.find_element(By.CSS_SELECTOR, "#quota-image_size_total .used").text)
     assert after - before == -(-os.path.getsize(path) // MiB)  # the quota counts MiB begun
     shot(browser, "quotas")
+    # glance-direct: staged through the dashboard, then imported; its task is listed
+    browser.get(f"{dashboard}/images/new")
+    by_id(browser, "image-name").send_keys(name + "-direct")
+    browser.find_element(By.CSS_SELECTOR, "input[name='source'][value='stage']").click()
+    by_id(browser, "file").send_keys(path)
+    by_id(browser, "create-button").click()
+    wait(browser, lambda: "/images/new" not in browser.current_url)
+    wait(browser, lambda: by_id(browser, "image-status").text == "active")
+    assert "api_image_import" in by_id(browser, "image-tasks").text
+    browser.get(f"{dashboard}/tasks")  # Glance's task list is for admins (policy)
+    assert "The image API refused" in by_id(browser, "refused").text
     # no page carries a token (Keystone's are Fernet tokens, gAAAAA...), and no URL the
     # browser saw holds a secret
     assert not re.search(r"gAAAAA[\w-]{40}", browser.page_source)
@@ -244,6 +257,14 @@ def test_upload_share_accept_deactivate_cache(browser, dashboard, dash_api, keys
     click(browser, "reactivate-button")
     assert by_id(browser, "image-status").text == "active"
     click(browser, "cache-button")
+    click(browser, "copy-button")  # to the other store (copy-image): in both, in time
+
+    def in_both():
+        browser.get(f"{dashboard}/images/{image_id}")
+        return set(by_id(browser, "field-stores").text.split(",")) == {"fast", "cheap"}
+    wait(browser, in_both)
+    browser.get(f"{dashboard}/tasks")
+    assert "success" in by_id(browser, "tasks").text
     browser.get(f"{dashboard}/cache")
 
     def cached():
@@ -256,7 +277,8 @@ def test_upload_share_accept_deactivate_cache(browser, dashboard, dash_api, keys
     for store in ("fast", "cheap"):  # as admin: type, weight, images, bytes and health too
         row = by_id(browser, f"store-{store}")
         assert row.text.startswith(store) and "file" in row.text and row.text.endswith("OK")
-        held = (1, os.path.getsize(path)) if store == "fast" else (0, 0)
+        images = 2 if store == "fast" else 1  # both uploads in fast, the copy in cheap
+        held = (images, images * os.path.getsize(path))
         assert (int(row.find_element(By.CLASS_NAME, "images").text),
                 int(row.find_element(By.CLASS_NAME, "bytes").text)) == held, row.text
     by_id(browser, "logout").click()
