@@ -300,6 +300,7 @@ def test_a_lab_page_shows_the_last_grade_and_the_class_its_scores(browser, dashb
         by_id(browser, "guide").find_elements(By.TAG_NAME, "h2")
     browser.get(f"{dashboard}/labs/2.1?lang=vi")
     assert "Lần chấm gần nhất" in browser.page_source
+    assert "ĐẠT l21" in by_id(browser, "grade-items").text
     browser.get(f"{dashboard}/labs/2.1?lang=en")
     shot(browser, "lab")
     # a button runs the lab command here, its output shown as it comes (this lab has no
