@@ -104,6 +104,8 @@ class ImageData(Page):
     def on_put(self, req, resp, image_id: str, where: str):
         session, _form = self.posted(req)
         image_id = checked_id(image_id)
+        if where not in ("file", "stage"):
+            raise falcon.HTTPNotFound()
         api = self.dashboard.glance(session)
         body = _Body(req.bounded_stream, req.content_length)
         try:
