@@ -1,3 +1,3 @@
 """glancelab: a lightweight, Glance-compatible image service."""
 
-__version__ = "0.4.0"
+__version__ = "0.5.0"

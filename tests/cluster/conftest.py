@@ -10,7 +10,7 @@ from harness import ROOT
 
 # The release before this one: its nodes run beside this checkout's during an upgrade.
 # By tag, else by its commit (a clone made without tags still has the history).
-PREVIOUS_RELEASE = ("v0.3.0", "899e596fdd4b3eca51eee9e1a5191888a085aa56")
+PREVIOUS_RELEASE = ("v0.4.0", "7d0b5113598ac05fe7dfe611db4089ecd209a9d1")
 
 
 @pytest.fixture(scope="session")
