@@ -62,13 +62,17 @@ class Glance:
     def create(self, fields: dict) -> dict:
         return self.call("POST", "/v2/images", json=fields).json()
 
-    def upload(self, image_id: str, chunks, size: int | None) -> None:
-        """The data, streamed as it comes (chunked when its size is not known)."""
-        headers = {"Content-Type": "application/octet-stream"}
-        if size is not None:
-            headers["Content-Length"] = str(size)
-        self.call("PUT", f"/v2/images/{image_id}/file", data=chunks, headers=headers,
-                  timeout=600)
+    def upload(self, image_id: str, body) -> None:
+        """The image's data from `body` (read(n) and a length), streamed as it comes."""
+        self._put_data(f"/v2/images/{image_id}/file", body)
+
+    def stage(self, image_id: str, body) -> None:
+        """glance-direct's first half: the data staged, to be imported after."""
+        self._put_data(f"/v2/images/{image_id}/stage", body)
+
+    def _put_data(self, path: str, body) -> None:
+        self.call("PUT", path, data=body, timeout=600,
+                  headers={"Content-Type": "application/octet-stream"})
 
     def patch(self, image_id: str, changes: list[dict]) -> dict:
         return self.call("PATCH", f"/v2/images/{image_id}", json=changes,
@@ -137,6 +141,12 @@ class Glance:
     def cache_maintain(self, what: str) -> None:
         """prune or clean"""
         self.call("POST", f"/v2/cache/{what}")
+
+
+def next_marker(page: dict, key: str) -> str | None:
+    """The marker of a list's next page (its last item), or None on the last page."""
+    items = page.get(key, [])
+    return items[-1]["id"] if page.get("next") and items else None
 
 
 def tab_filters(tab: str, project_id: str | None) -> dict:

@@ -45,10 +45,9 @@ class Images(Page):
         def fetch():
             page = self.dashboard.glance(session).images(
                 glance.tab_filters(tab, session.project_id), name, marker, PAGE_SIZE)
-            images = page.get("images", [])
-            following = images[-1]["id"] if page.get("next") and images else None
-            return {"images": images, "tab": tab, "tabs": glance.TABS, "name": name,
-                    "following": following, "moving": glance.MOVING}
+            return {"images": page.get("images", []), "tab": tab, "tabs": glance.TABS,
+                    "name": name, "following": glance.next_marker(page, "images"),
+                    "moving": glance.MOVING}
 
         self.show(req, resp, session, "images.html", fetch)
 
@@ -65,9 +64,7 @@ class Images(Page):
             try:
                 image = api.create(fields)
             except (glance.ApiRefused, glance.ApiUnavailable) as exc:
-                resp.status = falcon.code_to_http_status(getattr(exc, "status", 503))
-                resp.media = {"message": str(exc)}
-                return
+                return self.api_failed_json(resp, exc)
             resp.status = falcon.HTTP_201
             resp.media = {"id": image["id"], "status": image["status"]}
             return
@@ -110,15 +107,12 @@ class ImageData(Page):
         body = _Body(req.bounded_stream, req.content_length)
         try:
             if where == "stage":
-                api.call("PUT", f"/v2/images/{image_id}/stage", data=body, timeout=600,
-                         headers={"Content-Type": "application/octet-stream"})
+                api.stage(image_id, body)
                 api.import_image(image_id, {"name": "glance-direct"})
             else:
-                api.upload(image_id, body, req.content_length)
+                api.upload(image_id, body)
         except (glance.ApiRefused, glance.ApiUnavailable) as exc:
-            resp.status = falcon.code_to_http_status(getattr(exc, "status", 503))
-            resp.media = {"message": str(exc)}
-            return
+            return self.api_failed_json(resp, exc)
         resp.status = falcon.HTTP_204
 
 
@@ -150,9 +144,7 @@ class Statuses(Page):
                 found[image_id] = {"status": "deleted"}
                 continue
             except glance.ApiUnavailable as exc:
-                resp.status = falcon.HTTP_503
-                resp.media = {"message": str(exc)}
-                return
+                return self.api_failed_json(resp, exc)
             found[image_id] = {"status": image["status"], "size": image.get("size")}
         resp.set_header("Cache-Control", "no-store")
         resp.media = found

@@ -5,8 +5,6 @@ trainer's class scoreboard over several lab homes."""
 from __future__ import annotations
 
 import datetime
-import glob
-import json
 import os
 import subprocess
 import sys
@@ -20,26 +18,6 @@ from glancelab_toolkit.labs.trainee import Trainee, default_home
 
 ACTIONS = ("start", "grade", "finish")
 OUTPUT_TAIL = 20000
-
-
-def attempts(lab_dir: str) -> list[dict]:
-    """A lab's saved grades, oldest first."""
-    found = []
-    for path in sorted(glob.glob(os.path.join(lab_dir, "attempts", "*.json"))):
-        try:
-            with open(path) as handle:
-                found.append(json.load(handle))
-        except (OSError, ValueError):
-            continue
-    return found
-
-
-def state_of(lab_dir: str) -> dict:
-    try:
-        with open(os.path.join(lab_dir, "state.json")) as handle:
-            return json.load(handle)
-    except (OSError, ValueError):
-        return {"state": "not started"}
 
 
 class Runs:
@@ -89,12 +67,12 @@ class Labs(Page):
     def on_get(self, req, resp):
         session = self.signed_in(req)
         home, lang = default_home(), language(req)
+        trainee = Trainee(home=home, slot=0)  # only read: no slot claimed
         rows = []
         for lab in spec.all_labs():
-            lab_dir = os.path.join(home, lab.slug)
-            graded = attempts(lab_dir)
+            graded = grading.saved_attempts(lab, trainee)
             rows.append({"number": lab.number, "title": lab.title_in(lang),
-                         "state": state_of(lab_dir).get("state", "not started"),
+                         "state": trainee.state(lab)["state"],
                          "scores": [a.get("score") for a in graded][-10:],
                          "last": graded[-1]["score"] if graded else None})
         self.dashboard.render(req, resp, "labs.html", session, labs=rows, home=home)
@@ -111,10 +89,10 @@ class LabPage(Page):
             return
         from markdown_it import MarkdownIt
         guide = MarkdownIt("commonmark", {"html": False}).render(lab.guide(lang))
-        lab_dir = os.path.join(home, lab.slug)
-        graded = attempts(lab_dir)
+        trainee = Trainee(home=home, slot=0)  # only read: no slot claimed
+        graded = grading.saved_attempts(lab, trainee)
         last = graded[-1] if graded else None
-        streaks = grading.failing_streaks(lab, Trainee(home=home, slot=0)) if last else {}
+        streaks = grading.streaks_in(graded)
         items = []
         for row in (last or {}).get("results", []):
             shown = streaks.get((row.get("check", ""), row.get("host", "")), 0) >= \
@@ -122,7 +100,7 @@ class LabPage(Page):
             items.append({**row, "fix_shown": shown})
         self.dashboard.render(req, resp, "lab.html", session, lab=lab,
                               title=lab.title_in(lang), guide=guide, last=last, items=items,
-                              state=state_of(lab_dir).get("state", "not started"),
+                              state=trainee.state(lab)["state"],
                               actions=ACTIONS if self.dashboard.lab_actions else (),
                               progress=RUNS.progress(home, lab.number))
 
@@ -151,13 +129,14 @@ class Class(Page):
             home = os.path.join(base, name)
             if not os.path.isdir(home):
                 continue
+            trainee = Trainee(home=home, slot=0)
             cells = {}
             for lab in labs:
-                graded = attempts(os.path.join(home, lab.slug))
+                graded = grading.saved_attempts(lab, trainee)
                 if not graded:
                     continue
                 best = max(graded, key=lambda a: (a.get("passed", 0), a.get("graded_at", "")))
-                started = state_of(os.path.join(home, lab.slug)).get("started_at")
+                started = trainee.state(lab).get("started_at")
                 cells[lab.number] = {"best": best.get("score"), "attempts": len(graded),
                                      "minutes": _minutes(started, graded[-1].get("graded_at"))}
             trainees.append({"name": name, "cells": cells})

@@ -114,8 +114,7 @@ class Tasks(Page):
 
         def fetch():
             page = self.dashboard.glance(session).tasks(req.get_param("marker"), 25)
-            tasks = page.get("tasks", [])
-            following = tasks[-1]["id"] if page.get("next") and tasks else None
-            return {"tasks": tasks, "following": following}
+            return {"tasks": page.get("tasks", []),
+                    "following": glance.next_marker(page, "tasks")}
 
         self.show(req, resp, session, "tasks.html", fetch)

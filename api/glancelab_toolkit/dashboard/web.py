@@ -132,6 +132,12 @@ class Page:
                                    refused_back or (back if isinstance(back, str) else ""))
         raise falcon.HTTPSeeOther(back() if callable(back) else back)
 
+    @staticmethod
+    def api_failed_json(resp, exc: Exception) -> None:
+        """The same, for the pages' script: its status and message as JSON."""
+        resp.status = falcon.code_to_http_status(getattr(exc, "status", 503))
+        resp.media = {"message": str(exc)}
+
     def api_failed(self, req, resp, session, exc: Exception, back: str = "") -> None:
         """The API's outage (503, naming it) or refusal (its own status and message)."""
         if isinstance(exc, glance.ApiUnavailable):

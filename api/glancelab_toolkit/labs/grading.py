@@ -102,22 +102,34 @@ def save_attempt(grade_: Grade, lab: Lab, trainee: Trainee) -> str:
     return path
 
 
-def failing_streaks(lab: Lab, trainee: Trainee) -> dict[tuple[str, str], int]:
-    """For each item, how many of the latest saved grades in a row it failed."""
+def saved_attempts(lab: Lab, trainee: Trainee) -> list[dict]:
+    """The lab's saved grades, oldest first (unreadable files left out)."""
     attempts = os.path.join(trainee.lab_dir(lab), "attempts")
     try:
-        names = sorted(os.listdir(attempts), reverse=True)
+        names = sorted(os.listdir(attempts))
     except OSError:
-        return {}
-    streaks: dict[tuple[str, str], int] = {}
-    ended: set[tuple[str, str]] = set()
+        return []
+    found = []
     for name in names:
         try:
             with open(os.path.join(attempts, name)) as handle:
-                rows = json.load(handle)["results"]
-        except (OSError, ValueError, KeyError):
+                found.append(json.load(handle))
+        except (OSError, ValueError):
             continue
-        for row in rows:
+    return found
+
+
+def failing_streaks(lab: Lab, trainee: Trainee) -> dict[tuple[str, str], int]:
+    """For each item, how many of the latest saved grades in a row it failed."""
+    return streaks_in(saved_attempts(lab, trainee))
+
+
+def streaks_in(attempts: list[dict]) -> dict[tuple[str, str], int]:
+    """failing_streaks of grades already read (oldest first)."""
+    streaks: dict[tuple[str, str], int] = {}
+    ended: set[tuple[str, str]] = set()
+    for attempt in reversed(attempts):
+        for row in attempt.get("results", []):
             key = (row.get("check", ""), row.get("host", ""))
             if key in ended:
                 continue

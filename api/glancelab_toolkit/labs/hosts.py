@@ -120,13 +120,8 @@ def start_services(lab: Lab, trainee: Trainee) -> dict[str, str]:
                    "KEYSTONE_PASSWORDS": "random"}
         print(_("starting {service} on 127.0.0.1:{port}...").format(service=name, port=port),
               flush=True)
-        result = subprocess.run([home().script("services", f"{name}-up"),
-                                 _service_state(trainee, name), str(port)],
-                                capture_output=True, text=True, env=environ)
-        if result.returncode:
-            raise LabError(_("{service}-up failed: {error}").format(
-                service=name, error=result.stderr.strip()[-1000:]))
-        for assignment in result.stdout.split("export", 1)[1].split():
+        started = _service_up(name, _service_state(trainee, name), str(port), environ=environ)
+        for assignment in started.split("export", 1)[1].split():
             key, _equals, value = assignment.partition("=")
             variables[f"lab_{key.lower()}"] = value
         print(_("{service} is up on 127.0.0.1:{port}").format(service=name, port=port),
@@ -136,11 +131,17 @@ def start_services(lab: Lab, trainee: Trainee) -> dict[str, str]:
 
 def keystone_template() -> None:
     """The bootstrapped database every new lab Keystone copies (scripts/services/keystone-up)."""
-    result = subprocess.run([home().script("services", "keystone-up"), "--template"],
-                            capture_output=True, text=True)
+    _service_up("keystone", "--template")
+
+
+def _service_up(name: str, *args: str, environ: dict | None = None) -> str:
+    """scripts/services/NAME-up ARGS: its output, or a LabError with the reason."""
+    result = subprocess.run([home().script("services", f"{name}-up"), *args],
+                            capture_output=True, text=True, env=environ)
     if result.returncode:
         raise LabError(_("{service}-up failed: {error}").format(
-            service="keystone", error=result.stderr.strip()[-1000:]))
+            service=name, error=result.stderr.strip()[-1000:]))
+    return result.stdout
 
 
 def stop_services(lab: Lab, trainee: Trainee | None = None) -> None:
